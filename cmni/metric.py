@@ -50,6 +50,7 @@ __all__ = [
     "scenario_onehot",
     "scenario_means",
     "mns_from_means",
+    "candidate_mask",
 ]
 
 #: Scenario names indexed by code: 0 none, 1 self ("act"), 2 other ("observe"), 3 both.
@@ -316,9 +317,14 @@ def mns_from_means(
     """
     delta_self = mu_self - mu_none
     delta_other = mu_other - mu_none
-    candidate = (delta_self > 0) & (delta_other > 0)
+    candidate = candidate_mask(delta_self, delta_other)
     mns = np.where(candidate, np.minimum(delta_self, delta_other), 0.0)
     return mns, delta_self, delta_other
+
+
+def candidate_mask(delta_self: np.ndarray, delta_other: np.ndarray) -> np.ndarray:
+    """Mirror candidates: bool, same shape as the deltas, both deltas strictly > 0."""
+    return (delta_self > 0) & (delta_other > 0)
 
 
 def _scenario_moments(
@@ -489,7 +495,7 @@ def compute_cmni(activations: ActivationsLike, scenarios: Any) -> CMNIResult:
     counts = np.bincount(codes, minlength=N_SCENARIOS)
     means = scenario_means(matrix, codes)
     mns, delta_self, delta_other = mns_from_means(means[0], means[1], means[2])
-    mask = (delta_self > 0) & (delta_other > 0)
+    mask = candidate_mask(delta_self, delta_other)
     variance, skewness, kurtosis = _scenario_moments(matrix, codes, means, counts)
     slices = prepared.layer_slices
     n = prepared.n_neurons

@@ -237,6 +237,13 @@ def bootstrap_ci(
     states (so every scenario stays present with its original count).
     Scenario 3 does not enter the CMNI and is not resampled.
 
+    Note: the CMNI sums ``min(delta_self, delta_other)`` only where both are
+    positive, so resampling noise tends to push it up; for activations that
+    carry no mirror signal the bootstrap distribution sits above the observed
+    value (the interval can even exclude it). Use :func:`permutation_test`
+    to judge whether a CMNI exceeds chance; use this interval for the
+    sampling spread of a CMNI with a clear signal.
+
     Args:
         activations: ``(n_states, n_neurons)`` or mapping
             ``layer -> (n_states, n_layer_neurons)`` (layers concatenated).

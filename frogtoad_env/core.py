@@ -40,7 +40,7 @@ One step, in order
        (clamped at 0); for ``shift < 0`` the ground moves right, solid cells enter on
        the left and both players move right (clamped at ``width - 1``).
     4. Terrain: every new right-edge cell starts a rough patch with probability
-       ``rough_rate`` (ramps from 0 by +0.005 per generated cell up to 0.075); a patch
+       ``rough_rate`` (ramps from 0 by +0.005 per generated cell (the original's "per scroll") up to 0.075); a patch
        is 1-4 rough cells (uniform) followed by one solid cell.
     5. Flies (screen coordinates, they do not scroll): every cell spawns a fly with
        probability 0.01, then every fly drifts -1, 0 or +1 (uniform, clamped to the
@@ -273,9 +273,9 @@ class RandomStream:
             self.cursor[0] = 0
 
 
-# Event flags, packed into one (B, 2, N_FLAGS) bool array per step.
-_ROUGH_LANDING, _HOPPED, _JUMPED_FLY, _LEAPED, _HELPED, _ASSISTED_LEAP, _DISTRESS = range(7)
-_N_FLAGS = 7
+# Event flags, packed into one (B, 2, N_FLAGS) bool array per step (StepEvents.flags).
+FLAG_ROUGH_LANDING, FLAG_HOPPED, FLAG_JUMPED_FLY, FLAG_LEAPED, FLAG_HELPED, FLAG_ASSISTED_LEAP, FLAG_DISTRESS = range(7)
+N_FLAGS = 7
 
 
 @dataclass
@@ -302,33 +302,47 @@ class StepEvents:
     shift: np.ndarray
     flags: np.ndarray = field(repr=False)
 
+    @classmethod
+    def empty_for(cls, state: GameState) -> StepEvents:
+        """Events of no step (nothing happened), with the state's current distress."""
+        b = state.batch_size
+        events = cls(
+            points=np.zeros((b, 2), dtype=np.int64),
+            energy_given=np.zeros((b, 2), dtype=np.int64),
+            first_mover=np.zeros(b, dtype=np.int64),
+            shift=np.zeros(b, dtype=np.int64),
+            flags=np.zeros((b, 2, N_FLAGS), dtype=np.bool_),
+        )
+        events.flags[:, :, FLAG_DISTRESS] = state.distress
+        return events
+
     @property
     def distress(self) -> np.ndarray:
-        return self.flags[:, :, _DISTRESS]
+        return self.flags[:, :, FLAG_DISTRESS]
 
     @property
     def rough_landing(self) -> np.ndarray:
-        return self.flags[:, :, _ROUGH_LANDING]
+        return self.flags[:, :, FLAG_ROUGH_LANDING]
 
     @property
     def hopped(self) -> np.ndarray:
-        return self.flags[:, :, _HOPPED]
+        return self.flags[:, :, FLAG_HOPPED]
 
     @property
     def jumped_fly(self) -> np.ndarray:
-        return self.flags[:, :, _JUMPED_FLY]
+        return self.flags[:, :, FLAG_JUMPED_FLY]
 
     @property
     def leaped(self) -> np.ndarray:
-        return self.flags[:, :, _LEAPED]
+        return self.flags[:, :, FLAG_LEAPED]
 
     @property
     def helped(self) -> np.ndarray:
-        return self.flags[:, :, _HELPED]
+        return self.flags[:, :, FLAG_HELPED]
 
     @property
     def assisted_leap(self) -> np.ndarray:
-        return self.flags[:, :, _ASSISTED_LEAP]
+        return self.flags[:, :, FLAG_ASSISTED_LEAP]
 
 
 def scenario_codes(distress: np.ndarray) -> np.ndarray:
@@ -384,13 +398,7 @@ def step(
     forced_first = np.full(b, -1, dtype=np.int64) if first_mover is None else np.asarray(first_mover, dtype=np.int64)
     forced_roll = np.full((b, 2), -1.0) if help_roll is None else np.asarray(help_roll, dtype=np.float64)
     stream.reserve(b * randoms_per_step(w))
-    events = StepEvents(
-        points=np.zeros((b, 2), dtype=np.int64),
-        energy_given=np.zeros((b, 2), dtype=np.int64),
-        first_mover=np.zeros(b, dtype=np.int64),
-        shift=np.zeros(b, dtype=np.int64),
-        flags=np.zeros((b, 2, _N_FLAGS), dtype=np.bool_),
-    )
+    events = StepEvents.empty_for(state)
     ok = _step_kernel(
         state.rough, state.flies, state.position, state.energy, state.score,
         state.rough_rate, state.patch_rough_left, state.patch_solid_due,
@@ -414,7 +422,7 @@ def _move(g, p, distance, rough, position, energy, flags):  # pragma: no cover -
     if rough[g, x]:
         if energy[g, p] > 0:
             energy[g, p] -= 1
-        flags[g, p, _ROUGH_LANDING] = True
+        flags[g, p, FLAG_ROUGH_LANDING] = True
 
 
 @njit(cache=True)
@@ -451,20 +459,20 @@ def _step_kernel(  # pragma: no cover - compiled
                     _move(g, p, 1, rough, position, energy, flags)
                     score[g, p] += 1
                     points[g, p] += 1
-                    flags[g, p, _HOPPED] = True
+                    flags[g, p, FLAG_HOPPED] = True
             elif action == JUMP:
                 if flies[g, pos]:
                     energy[g, p] = min(energy[g, p] + FLY_ENERGY, MAX_ENERGY)
                     flies[g, pos] = False
-                    flags[g, p, _JUMPED_FLY] = True
+                    flags[g, p, FLAG_JUMPED_FLY] = True
             elif action == LEAP:
                 if energy[g, p] >= 1 and pos + LEAP_DISTANCE < w:
                     energy[g, p] -= 1
                     _move(g, p, LEAP_DISTANCE, rough, position, energy, flags)
-                    flags[g, p, _LEAPED] = True
+                    flags[g, p, FLAG_LEAPED] = True
             else:  # HELP
                 if energy[g, p] >= 1 and position[g, q] + LEAP_DISTANCE < w:
-                    flags[g, p, _HELPED] = True
+                    flags[g, p, FLAG_HELPED] = True
                     if energy[g, q] < MAX_ENERGY:
                         before = energy[g, q]
                         energy[g, q] = min(before + HELP_ENERGY, MAX_ENERGY)
@@ -480,20 +488,20 @@ def _step_kernel(  # pragma: no cover - compiled
                     if roll < HELP_LEAP_PROBABILITY and energy[g, q] >= 1:
                         energy[g, q] -= 1
                         _move(g, q, LEAP_DISTANCE, rough, position, energy, flags)
-                        flags[g, q, _ASSISTED_LEAP] = True
+                        flags[g, q, FLAG_ASSISTED_LEAP] = True
 
         # 2. distress and the players-layer codes
         for p in range(2):
-            hurt = flags[g, p, _ROUGH_LANDING] or energy[g, p] == 0
-            flags[g, p, _DISTRESS] = hurt
+            hurt = flags[g, p, FLAG_ROUGH_LANDING] or energy[g, p] == 0
+            flags[g, p, FLAG_DISTRESS] = hurt
             distress[g, p] = hurt
             last_action[g, p] = actions[g, p]
             code = CODE_FROG + p
             if actions[g, p] == JUMP:
                 code = CODE_JUMPING
-            elif flags[g, p, _LEAPED]:
+            elif flags[g, p, FLAG_LEAPED]:
                 code = CODE_LEAPING
-            elif flags[g, p, _HELPED]:
+            elif flags[g, p, FLAG_HELPED]:
                 code = CODE_HELPING
             if hurt:
                 code = CODE_DISTRESS
