@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -21,8 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # the package may not be installed in the venv
-    sys.path.insert(0, str(REPO_ROOT))
 
 from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni  # noqa: E402
 from cmni.overlap import self_other_overlap  # noqa: E402

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # the package may not be installed in the venv
-    sys.path.insert(0, str(REPO_ROOT))
 
 from cmni.metric import compute_cmni  # noqa: E402
 from cmni.stats import (  # noqa: E402
