@@ -9,8 +9,8 @@ Action space
     from the seeded generator, so neither name is favoured.
 
 Observation space
-    ``Box(0, 1, (2W + 2 * (W + 15),), float32)`` in ``"egocentric"`` mode (174 numbers at
-    W = 32; the name -> slice map is :attr:`FrogToadParallelEnv.layout`), or
+    ``Box(0, 1, (4W + 30,), float32)`` in ``"egocentric"`` mode (158 numbers at
+    W = 32: world 2W, then self and other blocks of W + 15 each; the name -> slice map is :attr:`FrogToadParallelEnv.layout`), or
     ``Box(0, 20, (3W + 4,), float32)`` in ``"paper"`` mode (100 numbers at W = 32). See
     :mod:`frogtoad_env.observations`.
 
