@@ -232,6 +232,8 @@ def make_state(
     if flies_arr.shape != (b, w):
         raise ValueError(f"flies must have the shape of rough {(b, w)}, got {flies_arr.shape}")
     energy_arr = per_player("energy", energy, 0, MAX_ENERGY)
+    stalled = energy_arr == 0
+    identity = np.tile(np.array([CODE_FROG, CODE_TOAD], dtype=np.int64), (b, 1))
     return GameState(
         rough=rough_arr.copy(),
         flies=flies_arr.copy(),
@@ -242,8 +244,8 @@ def make_state(
         patch_rough_left=np.broadcast_to(np.asarray(patch_rough_left, dtype=np.int64), (b,)).copy(),
         patch_solid_due=np.broadcast_to(np.asarray(patch_solid_due, dtype=bool), (b,)).copy(),
         last_action=np.full((b, 2), -1, dtype=np.int64),
-        display_code=np.tile(np.array([CODE_FROG, CODE_TOAD], dtype=np.int64), (b, 1)),
-        distress=energy_arr == 0,
+        display_code=np.where(stalled, CODE_DISTRESS, identity),
+        distress=stalled,
         steps=np.zeros(b, dtype=np.int64),
     )
 
@@ -292,7 +294,7 @@ class StepEvents:
             partner's leap target was inside the strip), whether or not energy moved.
         energy_given: (B, 2) int64, energy the player's help added to its partner.
         assisted_leap: (B, 2) bool, the player was leaped forward by its partner's help.
-        first_mover: (B,) int64, the player whose action resolved first.
+        first_mover: (B,) int64, the player whose action resolved first (-1: no step yet).
         shift: (B,) int64, scroll after the actions (> 0: the world moved left).
     """
 
@@ -304,12 +306,12 @@ class StepEvents:
 
     @classmethod
     def empty_for(cls, state: GameState) -> StepEvents:
-        """Events of no step (nothing happened), with the state's current distress."""
+        """Events of no step (nothing happened, ``first_mover`` -1), with the state's distress."""
         b = state.batch_size
         events = cls(
             points=np.zeros((b, 2), dtype=np.int64),
             energy_given=np.zeros((b, 2), dtype=np.int64),
-            first_mover=np.zeros(b, dtype=np.int64),
+            first_mover=np.full(b, -1, dtype=np.int64),
             shift=np.zeros(b, dtype=np.int64),
             flags=np.zeros((b, 2, N_FLAGS), dtype=np.bool_),
         )
@@ -386,7 +388,8 @@ def step(
         The step's events.
 
     Raises:
-        ValueError: ``actions`` is not a (B, 2) integer array with values in 0..3.
+        ValueError: ``actions`` is not a (B, 2) integer array with values in 0..3, or a
+            forced ``first_mover`` / ``help_roll`` has the wrong shape or values.
     """
     b, w = state.batch_size, state.width
     actions = np.asarray(actions)
@@ -395,8 +398,19 @@ def step(
             f"actions must be a ({b}, 2) integer array with values in 0..{N_ACTIONS - 1}, "
             f"got shape {actions.shape} dtype {actions.dtype}"
         )
-    forced_first = np.full(b, -1, dtype=np.int64) if first_mover is None else np.asarray(first_mover, dtype=np.int64)
-    forced_roll = np.full((b, 2), -1.0) if help_roll is None else np.asarray(help_roll, dtype=np.float64)
+    if first_mover is None:
+        forced_first = np.full(b, -1, dtype=np.int64)
+    else:
+        forced_first = np.asarray(first_mover)
+        if forced_first.shape != (b,) or not ((forced_first == 0) | (forced_first == 1)).all():
+            raise ValueError(f"first_mover must be a ({b},) array of 0 (frog first) or 1 (toad first), got {first_mover!r}")
+        forced_first = forced_first.astype(np.int64)
+    if help_roll is None:
+        forced_roll = np.full((b, 2), -1.0)
+    else:
+        forced_roll = np.asarray(help_roll, dtype=np.float64)
+        if forced_roll.shape != (b, 2) or not ((forced_roll >= 0.0) & (forced_roll < 1.0)).all():
+            raise ValueError(f"help_roll must be a ({b}, 2) array of numbers in [0, 1), got {help_roll!r}")
     stream.reserve(b * randoms_per_step(w))
     events = StepEvents.empty_for(state)
     ok = _step_kernel(

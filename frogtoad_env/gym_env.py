@@ -7,7 +7,7 @@ step = one move of each player), which this wrapper runs underneath.
 
 Partner policies
     ``"scripted"`` the hand rule of :mod:`frogtoad_env.scripted`; ``"random"`` uniform
-    actions from the env's seeded generator; a callable ``obs -> action`` that gets the
+    actions from a generator seeded with the env (separate from the rules' own stream); a callable ``obs -> action`` that gets the
     partner's own observation; a path to a saved SB3 model (``.zip``) or any object
     with an SB3-style ``predict(obs, deterministic=True)``, which plays greedily.
 """
@@ -46,9 +46,12 @@ class FrogToadGymEnv(gym.Env):
         self.layout = self.parallel_env.layout
         self._partner_policy = _make_partner(partner, self.partner)
         self._partner_obs: np.ndarray | None = None
+        self.partner_rng = np.random.default_rng()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         super().reset(seed=seed)
+        if seed is not None:
+            self.partner_rng = np.random.default_rng([seed, 1])
         observations, infos = self.parallel_env.reset(seed=seed, options=options)
         self._partner_obs = observations[self.partner]
         return observations[self.player], infos[self.player]
@@ -79,7 +82,7 @@ def _make_partner(spec: PartnerSpec, partner: str) -> Callable[[FrogToadGymEnv],
     if isinstance(spec, str) and spec == "scripted":
         return lambda env: int(scripted_actions(env.parallel_env.game)[0, index])
     if isinstance(spec, str) and spec == "random":
-        return lambda env: int(env.parallel_env.np_random.integers(core.N_ACTIONS))
+        return lambda env: int(env.partner_rng.integers(core.N_ACTIONS))
     if isinstance(spec, (str, os.PathLike)):
         spec = _load_sb3_model(spec)
     if hasattr(spec, "predict"):

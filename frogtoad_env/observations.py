@@ -37,6 +37,7 @@ Two modes:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping
 
@@ -118,6 +119,12 @@ def observation_space(mode: str, width: int) -> spaces.Box:
     return spaces.Box(0.0, float(MAX_ENERGY), shape=(3 * width + 4,), dtype=np.float32)
 
 
+@lru_cache(maxsize=None)
+def _observation_size(mode: str, width: int) -> int:
+    """``observation_space(mode, width).shape[0]``, without building a Box on every step."""
+    return observation_space(mode, width).shape[0]
+
+
 def check_obs_mode(mode: object) -> str:
     if mode not in OBS_MODES:
         raise ValueError(f"obs_mode must be one of {list(OBS_MODES)}, got {mode!r}")
@@ -139,7 +146,7 @@ def observe(state: GameState, mode: str, veil: float = 0.0, stream: RandomStream
         buffer, cursor = stream.buffer, stream.cursor
     else:
         buffer, cursor = _NO_RANDOMS, np.zeros(1, dtype=np.int64)
-    out = np.zeros((b, 2, observation_space(mode, w).shape[0]), dtype=np.float32)
+    out = np.zeros((b, 2, _observation_size(mode, w)), dtype=np.float32)
     kernel = _egocentric_kernel if mode == "egocentric" else _paper_kernel
     kernel(state.rough, state.flies, state.position, state.energy, state.distress, state.last_action,
            state.display_code, float(veil), buffer, cursor, out)  # fmt: skip
