@@ -1,8 +1,41 @@
-"""Checkpoint Mirror Neuron Index (CMNI) metric package."""
+"""Checkpoint Mirror Neuron Index (CMNI) metric package.
+
+Layers (each depends only on the ones above it):
+
+- :mod:`cmni.metric`, :mod:`cmni.stats`, :mod:`cmni.overlap`: the pure-numpy metric,
+  its nulls and the self-other overlap (imported eagerly; no torch).
+- :mod:`cmni.probe_set`: the balanced, labelled probe states (numpy + the game core).
+- :mod:`cmni.recorder`: torch forward hooks on an SB3 policy's actor.
+- :mod:`cmni.callback`: the SB3 callback that probes during training.
+
+The last three are imported lazily on first attribute access, so ``import cmni`` does
+not import torch, stable-baselines3 or the game.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from .overlap import self_other_overlap
 from .stats import PermutationResult, bootstrap_ci, permutation_test
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .callback import CMNICallback
+    from .probe_set import ProbeSet, build_probe_set
+    from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
+
+#: Lazily imported name -> submodule that defines it.
+_LAZY: dict[str, str] = {
+    "ProbeSet": "probe_set",
+    "build_probe_set": "probe_set",
+    "RecordedActivations": "recorder",
+    "record_activations": "recorder",
+    "layer_names": "recorder",
+    "untrained_copy": "recorder",
+    "CMNICallback": "callback",
+}
 
 __all__ = [
     "compute_cmni",
@@ -12,4 +45,17 @@ __all__ = [
     "PermutationResult",
     "bootstrap_ci",
     "self_other_overlap",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,157 @@
+"""Wall-time overhead of the CMNI probe during PPO training.
+
+Trains the same short PPO run (same seed, same env, same policy) with and without
+:class:`cmni.CMNICallback` at the default interval used here (``probe_every`` = 1/10
+of the run, so 10 probes plus the untrained-network null and the probe-set build), and
+prints both wall times and the overhead in percent. Target: <= 5 %.
+
+The env is the batched ``agents.vec_env.FrogToadVecEnv`` when it exists, else a
+``DummyVecEnv`` of ``FrogToad-v0``; the policy is the coupled network
+(``agents.coupled.coupled_policy_kwargs``) when it exists, else SB3's ``MlpPolicy``.
+Runs alternate (plain, probed, plain, probed, ...) so that load from other processes
+hits both alike; the minimum over ``--repeats`` is reported.
+
+Example::
+
+    python benchmarks/probe_overhead.py --timesteps 1000000 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import VecEnv
+
+from cmni import CMNICallback
+from frogtoad_env.config import EnvConfig
+
+
+def make_env(config: EnvConfig, n_games: int, seed: int) -> tuple[VecEnv, str]:
+    """The fastest available vector env and its description."""
+    try:
+        from agents.vec_env import FrogToadVecEnv
+    except ImportError:
+        import gymnasium
+
+        import frogtoad_env  # noqa: F401  (registers FrogToad-v0)
+        from stable_baselines3.common.env_util import make_vec_env
+
+        env = make_vec_env(gymnasium.make, n_envs=n_games, seed=seed, env_kwargs=dict(id="FrogToad-v0", **config.to_dict()))
+        return env, f"DummyVecEnv of FrogToad-v0 x {n_games}"
+    return FrogToadVecEnv(n_games, config, seed=seed), f"FrogToadVecEnv({n_games} games, {2 * n_games} slots)"
+
+
+def policy_kwargs(config: EnvConfig) -> tuple[dict[str, Any], str]:
+    try:
+        from agents.coupled import coupled_policy_kwargs
+    except ImportError:
+        return {}, "MlpPolicy 64x64 tanh"
+    if config.obs_mode != "egocentric":
+        return {}, "MlpPolicy 64x64 tanh"
+    return coupled_policy_kwargs(coupling=0.5, width=config.width), "coupled 64 + MLP 64, tanh"
+
+
+class TimedCMNICallback(CMNICallback):
+    """CMNICallback that adds up the wall and CPU time spent inside its hooks."""
+
+    inside_s: float = 0.0
+    inside_cpu_s: float = 0.0
+
+    def _on_training_start(self) -> None:
+        start, cpu = time.perf_counter(), time.process_time()
+        super()._on_training_start()
+        self.inside_s += time.perf_counter() - start
+        self.inside_cpu_s += time.process_time() - cpu
+
+    def probe(self) -> dict[str, float]:
+        start, cpu = time.perf_counter(), time.process_time()
+        row = super().probe()
+        self.inside_s += time.perf_counter() - start
+        self.inside_cpu_s += time.process_time() - cpu
+        return row
+
+
+def train_once(
+    args: argparse.Namespace, config: EnvConfig, probed: bool, workdir: Path, run: int
+) -> tuple[float, float, float, float, int]:
+    """Train one run; returns (wall s of ``learn``, CPU s of ``learn``, wall s and CPU s
+    inside the callback, probes made)."""
+    env, _ = make_env(config, args.n_games, args.seed)
+    kwargs, _ = policy_kwargs(config)
+    model = PPO(
+        "MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, seed=args.seed,
+        device="cpu", policy_kwargs=kwargs, tensorboard_log=str(workdir / f"tb_{run}_{int(probed)}"), verbose=0,
+    )  # fmt: skip
+    callback = None
+    if probed:
+        callback = TimedCMNICallback(
+            workdir / f"run_{run}", config, probe_every=max(1, args.timesteps // 10), seed=args.seed,
+            per_scenario=args.per_scenario, n_permutations=args.n_permutations,
+        )  # fmt: skip
+    start, cpu_start = time.perf_counter(), time.process_time()
+    model.learn(args.timesteps, callback=callback)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    env.close()
+    if callback is None:
+        return elapsed, cpu, 0.0, 0.0, 0
+    return elapsed, cpu, callback.inside_s, callback.inside_cpu_s, len(callback.history)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--timesteps", type=int, default=1_000_000, help="agent-steps per run")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each kind; the minimum is reported")
+    parser.add_argument("--n-games", type=int, default=32, help="games (FrogToadVecEnv: 2 slots each)")
+    parser.add_argument("--n-steps", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--n-epochs", type=int, default=4)
+    parser.add_argument("--per-scenario", type=int, default=1000)
+    parser.add_argument("--n-permutations", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    config = EnvConfig()
+    probe_env, env_name = make_env(config, args.n_games, args.seed)
+    probe_env.close()
+    _, policy_name = policy_kwargs(config)
+    print(f"env: {env_name}; policy: {policy_name}")
+    print(
+        f"{args.timesteps} timesteps, n_steps {args.n_steps}, batch {args.batch_size}, epochs {args.n_epochs}; "
+        f"probe every {max(1, args.timesteps // 10)} steps, {args.per_scenario} states/scenario, "
+        f"{args.n_permutations} permutations; torch threads {args.threads}"
+    )
+    plain: list[tuple[float, float]] = []
+    probed: list[tuple[float, float]] = []
+    inside: list[tuple[float, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for run in range(args.repeats):
+            wall, cpu, _, _, _ = train_once(args, config, False, workdir, run)
+            plain.append((wall, cpu))
+            wall, cpu, in_wall, in_cpu, n_probes = train_once(args, config, True, workdir, run)
+            probed.append((wall, cpu))
+            inside.append((in_wall, in_cpu))
+            print(
+                f"run {run}: without probe {plain[-1][0]:.2f} s wall / {plain[-1][1]:.2f} s CPU; with probe "
+                f"{wall:.2f} s wall / {cpu:.2f} s CPU, of which {in_wall:.2f} s wall / {in_cpu:.2f} s CPU "
+                f"inside the callback ({n_probes} probes)"
+            )
+    for label, k in (("wall", 0), ("CPU", 1)):
+        best_plain, best_probed = min(t[k] for t in plain), min(t[k] for t in probed)
+        overhead = 100.0 * (best_probed - best_plain) / best_plain
+        print(f"{label:>4}: without CMNICallback {best_plain:.2f} s, with {best_probed:.2f} s -> overhead {overhead:+.1f} %")
+    for label, k in (("wall", 0), ("CPU", 1)):
+        spent, base = min(t[k] for t in inside), min(t[k] for t in plain)
+        print(f"time inside the callback ({label}): {spent:.2f} s = {100.0 * spent / base:.1f} % of the run without it")
+    print("target: overhead <= 5 % (on a shared machine, CPU time is the steadier measure)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+"""SB3 callback that probes the CMNI of the policy at checkpoints during training.
+
+Scheduling and logging only: the probe states come from :mod:`cmni.probe_set`, the
+activations from :mod:`cmni.recorder`, the numbers from :mod:`cmni.metric`,
+:mod:`cmni.stats` and :mod:`cmni.overlap`.
+
+Files under ``run_dir``
+    ``probe_set.npz``
+        The fixed probe set; built and saved on the first training start, loaded on a
+        resume (then it must match the run's env config).
+    ``cmni.csv``
+        One row per probe (header written once; a resumed run appends). Columns:
+        ``step, cmni_total, cmni_<layer>..., candidates, candidates_<layer>..., p_value,
+        z_score, null_untrained, null_permutation_mean, overlap_<layer>..., overlap_all,
+        mean_episode_score`` (the overlap columns only in egocentric mode).
+    ``cmni/step_<012d>.npz``
+        Per-checkpoint statistics (see :meth:`CMNICallback._stats_arrays`).
+    ``cmni/null_untrained.npz``
+        The same statistics for the untrained network of the same shape.
+
+Logged to the model's SB3 logger at the probe's step (TensorBoard when the model has a
+``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained``,
+``cmni/null_permutation_mean``, ``cmni/p_value``, ``cmni/z_score``,
+``cmni/candidates``, ``cmni/candidate_fraction``, ``cmni/candidates_<layer>``,
+``cmni/overlap_<layer>`` and ``cmni/overlap_all`` (egocentric only),
+``cmni/mean_<layer>_<scenario>`` (mean over the layer's units of the per-scenario mean
+activation) and the histograms ``cmni/mns_hist`` and ``cmni/mns_hist_<layer>`` (Mirror
+Neuron Scores over neurons; TensorBoard only).
+
+Writing the probe's values does not disturb the training's own log: values other
+code recorded but has not dumped yet are set aside while the probe dumps its own
+values at ``num_timesteps``, then restored for the next regular dump.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import ctypes
+import functools
+import glob
+import io
+import math
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from frogtoad_env.config import EnvConfig
+
+from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
+from .overlap import self_other_overlap
+from .probe_set import ProbeSet, atomic_savez, build_probe_set
+from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
+from .stats import PermutationResult, permutation_test
+
+__all__ = ["CMNICallback", "PROBE_SET_FILE", "CSV_FILE", "STATS_DIR", "csv_columns", "limit_blas_threads"]
+
+PROBE_SET_FILE = "probe_set.npz"
+CSV_FILE = "cmni.csv"
+STATS_DIR = "cmni"
+_TB_ONLY = ("stdout", "log", "json", "csv")
+_NOT_STDOUT = ("stdout", "log")
+
+
+def csv_columns(layers: list[str], egocentric: bool) -> list[str]:
+    """Header of ``cmni.csv`` for the given probed layers."""
+    columns = ["step", "cmni_total", *[f"cmni_{n}" for n in layers], "candidates", *[f"candidates_{n}" for n in layers]]
+    columns += ["p_value", "z_score", "null_untrained", "null_permutation_mean"]
+    if egocentric:
+        columns += [f"overlap_{n}" for n in layers] + ["overlap_all"]
+    columns.append("mean_episode_score")
+    return columns
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_openblas() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """``(get_num_threads, set_num_threads)`` of the OpenBLAS that numpy has loaded, or
+    None when it cannot be found (other BLAS, other platform). Only an already loaded
+    library is opened (``RTLD_NOLOAD``), so no second copy is ever loaded."""
+    root = Path(np.__file__).resolve().parent
+    candidates: list[str] = []
+    for folder in (root.parent / "numpy.libs", root / ".libs", root / ".dylibs"):
+        candidates += sorted(glob.glob(str(folder / "lib*openblas*")))
+    names = [
+        ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+        ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+        ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+        ("openblas_get_num_threads", "openblas_set_num_threads"),
+    ]
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_LOCAL)
+        except OSError:
+            continue
+        for get_name, set_name in names:
+            get, set_ = getattr(lib, get_name, None), getattr(lib, set_name, None)
+            if get is not None and set_ is not None:
+                get.restype, get.argtypes = ctypes.c_int, []
+                set_.restype, set_.argtypes = None, [ctypes.c_int]
+                return get, set_
+    return None
+
+
+@contextlib.contextmanager
+def limit_blas_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with numpy's BLAS limited to ``n_threads`` (None: leave it alone).
+
+    The probe's matrix products are small; multi-threaded OpenBLAS on a busy machine
+    makes them 10-20x slower (threads wait on each other) and its spinning workers slow
+    the training around them. Uses ``threadpoolctl`` when installed, else numpy's
+    bundled OpenBLAS through ctypes, else does nothing. The previous limit is restored.
+    """
+    if n_threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        threadpool_limits = None
+    if threadpool_limits is not None:
+        with threadpool_limits(limits=n_threads, user_api="blas"):
+            yield
+        return
+    try:
+        blas = _numpy_openblas()
+    except Exception:  # noqa: BLE001 - best effort: an unknown BLAS only costs speed
+        blas = None
+    if blas is None:
+        yield
+        return
+    get, set_ = blas
+    before = int(get())
+    set_(int(n_threads))
+    try:
+        yield
+    finally:
+        set_(before)
+
+
+def _as_float64(layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: np.ascontiguousarray(arr, dtype=np.float64) for name, arr in layers.items()}
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` by ``text`` through a temporary file and ``os.replace`` (readers
+    see the old or the new file, never a partial one)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+class CMNICallback(BaseCallback):
+    """Probe the policy's CMNI every ``probe_every`` timesteps and at the end of training.
+
+    Args:
+        run_dir: folder for ``probe_set.npz``, ``cmni.csv`` and ``cmni/`` (created).
+        env_config: the training env's configuration (the probe set is built with it).
+        probe_every: probe whenever ``num_timesteps`` reaches or passes a multiple of
+            this (>= 1). With ``n_envs`` envs the count moves in steps of ``n_envs``, so a
+            probe runs at the first step at or after each multiple (at most one probe per
+            step).
+        seed: seed of the probe set, of the untrained network and of the permutations.
+        per_scenario: probe states per scenario when the probe set is built.
+        n_permutations: label permutations of the permutation test (>= 1).
+        save_activations: also store the raw activations, logits and labels in every
+            ``cmni/step_*.npz``.
+        verbose: 1 prints one line per probe.
+        blas_threads: numpy BLAS threads while probing (see :func:`limit_blas_threads`);
+            ``None`` leaves BLAS alone. The default 1 keeps probes cheap on busy machines.
+
+    Attributes (after training start):
+        probe_set: the :class:`~cmni.probe_set.ProbeSet`.
+        layers: the probed layer names.
+        null_untrained: CMNI of the untrained network (``untrained_copy(policy, seed)``).
+        history: one dict per probe, the values of the CSV row.
+        last_result: :class:`~cmni.metric.CMNIResult` of the latest probe.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike,
+        env_config: EnvConfig,
+        probe_every: int,
+        seed: int = 0,
+        per_scenario: int = 1000,
+        n_permutations: int = 100,
+        save_activations: bool = False,
+        verbose: int = 0,
+        blas_threads: int | None = 1,
+    ) -> None:
+        super().__init__(verbose=verbose)
+        if not isinstance(env_config, EnvConfig):
+            raise ValueError(f"env_config must be an EnvConfig, got {type(env_config).__name__}")
+        for name, value in (("probe_every", probe_every), ("per_scenario", per_scenario), ("n_permutations", n_permutations)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.run_dir = Path(run_dir)
+        self.env_config = env_config
+        self.probe_every = int(probe_every)
+        self.seed = int(seed)
+        self.per_scenario = int(per_scenario)
+        self.n_permutations = int(n_permutations)
+        self.save_activations = bool(save_activations)
+        if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int) or blas_threads < 1):
+            raise ValueError(f"blas_threads must be None or an integer >= 1, got {blas_threads!r}")
+        self.blas_threads = blas_threads
+        self.probe_set: ProbeSet | None = None
+        self.layers: list[str] = []
+        self.null_untrained: float = math.nan
+        self.null_result: CMNIResult | None = None
+        self.history: list[dict[str, float]] = []
+        self.last_result: CMNIResult | None = None
+        self._columns: list[str] = []
+        self._next_probe = self.probe_every
+        self._last_probe_step: int | None = None
+
+    # ------------------------------------------------------------------ paths
+    @property
+    def probe_set_path(self) -> Path:
+        return self.run_dir / PROBE_SET_FILE
+
+    @property
+    def csv_path(self) -> Path:
+        return self.run_dir / CSV_FILE
+
+    @property
+    def stats_dir(self) -> Path:
+        return self.run_dir / STATS_DIR
+
+    def stats_path(self, step: int) -> Path:
+        """``run_dir/cmni/step_<012d>.npz`` for ``step``."""
+        return self.stats_dir / f"step_{int(step):012d}.npz"
+
+    # -------------------------------------------------------------- SB3 hooks
+    def _on_training_start(self) -> None:
+        with limit_blas_threads(self.blas_threads):
+            self._start()
+
+    def _start(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.stats_dir.mkdir(parents=True, exist_ok=True)
+        self.probe_set = self._load_or_build_probe_set()
+        policy = self.model.policy
+        obs_shape = tuple(self.model.observation_space.shape or ())
+        if obs_shape != tuple(self.probe_set.observations.shape[1:]):
+            raise ValueError(
+                f"the model's observations have shape {obs_shape} but the probe set's have "
+                f"{self.probe_set.observations.shape[1:]}; is env_config the training env's config?"
+            )
+        self.layers = layer_names(policy)
+        egocentric = self.probe_set.swapped_observations is not None
+        self._columns = csv_columns(self.layers, egocentric)
+        self._check_csv_header()
+
+        null_rec = record_activations(untrained_copy(policy, self.seed), self.probe_set.observations)
+        self.null_result = compute_cmni(null_rec.layers, self.probe_set.scenarios)
+        self.null_untrained = float(self.null_result.cmni)
+        atomic_savez(
+            self.stats_dir / "null_untrained.npz", self._stats_arrays(-1, self.null_result, null_rec, None, {}), fsync=False
+        )
+
+        self._last_probe_step = None
+        self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self._next_probe:
+            self.probe()
+            self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
+        return True
+
+    def _on_training_end(self) -> None:
+        if self.probe_set is not None and self._last_probe_step != self.num_timesteps:
+            self.probe()
+
+    # ------------------------------------------------------------------ probe
+    def probe(self) -> dict[str, float]:
+        """Probe the current policy at ``self.num_timesteps``: compute, log, write files.
+
+        Returns:
+            The values of the CSV row (column -> value).
+        """
+        if self.probe_set is None:
+            raise RuntimeError("CMNICallback.probe() needs the probe set; training has not started")
+        with limit_blas_threads(self.blas_threads):
+            return self._probe()
+
+    def _probe(self) -> dict[str, float]:
+        step = int(self.num_timesteps)
+        ps = self.probe_set
+        policy = self.model.policy
+        rec = record_activations(policy, ps.observations)
+        layers = _as_float64(rec.layers)  # converted once, not by each metric function
+        result = compute_cmni(layers, ps.scenarios)
+        perm = permutation_test(layers, ps.scenarios, n_permutations=self.n_permutations, seed=self.seed)
+        overlap: dict[str, float] = {}
+        if ps.swapped_observations is not None:
+            swapped = record_activations(policy, ps.swapped_observations)
+            overlap = self_other_overlap(layers, _as_float64(swapped.layers))
+
+        row: dict[str, float] = {"step": step, "cmni_total": float(result.cmni)}
+        row.update({f"cmni_{n}": float(result.per_layer[n]) for n in self.layers})
+        row["candidates"] = int(result.n_candidates)
+        row.update({f"candidates_{n}": int(result.per_layer_n_candidates[n]) for n in self.layers})
+        row.update(
+            p_value=float(perm.p_value),
+            z_score=float(perm.z_score),
+            null_untrained=self.null_untrained,
+            null_permutation_mean=float(perm.null_mean),
+        )
+        if overlap:
+            row.update({f"overlap_{n}": float(overlap[n]) for n in self.layers})
+            row["overlap_all"] = float(overlap["all"])
+        row["mean_episode_score"] = self._mean_episode_score()
+
+        self._log(step, result, perm, overlap)
+        atomic_savez(
+            self.stats_path(step), self._stats_arrays(step, result, rec, perm, overlap, row["mean_episode_score"]), fsync=False
+        )
+        self._append_csv_row(row)
+        self.history.append(row)
+        self.last_result = result
+        self._last_probe_step = step
+        if self.verbose >= 1:
+            print(
+                f"[cmni] step {step}: CMNI {result.cmni:.5f} (untrained {self.null_untrained:.5f}, "
+                f"permutation mean {perm.null_mean:.5f}, p {perm.p_value:.3f}), "
+                f"{result.n_candidates}/{result.n_neurons} candidates"
+            )
+        return row
+
+    # ---------------------------------------------------------------- helpers
+    def _load_or_build_probe_set(self) -> ProbeSet:
+        path = self.probe_set_path
+        if path.exists():
+            ps = ProbeSet.load(path)
+            if ps.env_config != self.env_config.to_dict():
+                raise ValueError(
+                    f"{str(path)!r} was built for env config {ps.env_config}, but this run's config is "
+                    f"{self.env_config.to_dict()}; use a fresh run_dir or the original config"
+                )
+            if ps.per_scenario != self.per_scenario or ps.seed != self.seed:
+                warnings.warn(
+                    f"using the existing probe set {str(path)!r} (per_scenario={ps.per_scenario}, seed={ps.seed}) "
+                    f"although this callback asks for per_scenario={self.per_scenario}, seed={self.seed}",
+                    stacklevel=2,
+                )
+            return ps
+        ps = build_probe_set(self.env_config, per_scenario=self.per_scenario, seed=self.seed)
+        ps.save(path)
+        return ps
+
+    def _check_csv_header(self) -> None:
+        if not self.csv_path.exists():
+            return
+        with open(self.csv_path, newline="") as handle:
+            header = next(csv.reader(handle), None)
+        if header is not None and header != self._columns:
+            raise ValueError(
+                f"{str(self.csv_path)!r} has the columns {header}, but this run writes {self._columns}; "
+                "use a fresh run_dir"
+            )
+
+    def _append_csv_row(self, row: dict[str, float]) -> None:
+        old = self.csv_path.read_text() if self.csv_path.exists() else ""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if not old:
+            writer.writerow(self._columns)
+        elif not old.endswith("\n"):
+            buffer.write("\n")
+        writer.writerow([row[c] for c in self._columns])
+        _atomic_write_text(self.csv_path, old + buffer.getvalue())
+
+    def _mean_episode_score(self) -> float:
+        """Mean ``score`` (else ``r``) over ``model.ep_info_buffer``; NaN when empty."""
+        buffer = getattr(self.model, "ep_info_buffer", None)
+        entries = [e for e in (buffer or []) if isinstance(e, dict)]
+        if not entries:
+            return math.nan
+        key = "score" if all("score" in e for e in entries) else "r"
+        values = [float(np.mean(e[key])) for e in entries if key in e]
+        return float(np.mean(values)) if values else math.nan
+
+    def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float]) -> None:
+        """Record the probe's values and dump them at ``step``, leaving pending values of
+        other code untouched (they are set aside and restored)."""
+        logger = self.logger
+        stores = [getattr(logger, a, None) for a in ("name_to_value", "name_to_count", "name_to_excluded")]
+        isolate = all(isinstance(s, dict) for s in stores)
+        pending = [dict(s) for s in stores] if isolate else []
+        if isolate:
+            for s in stores:
+                s.clear()
+        try:
+            logger.record("cmni/total", float(result.cmni))
+            for n in self.layers:
+                logger.record(f"cmni/{n}", float(result.per_layer[n]))
+            logger.record("cmni/null_untrained", self.null_untrained)
+            logger.record("cmni/null_permutation_mean", float(perm.null_mean))
+            logger.record("cmni/p_value", float(perm.p_value))
+            logger.record("cmni/z_score", float(perm.z_score))
+            logger.record("cmni/candidates", int(result.n_candidates))
+            logger.record("cmni/candidate_fraction", float(result.candidate_fraction))
+            for n in self.layers:
+                logger.record(f"cmni/candidates_{n}", int(result.per_layer_n_candidates[n]))
+            for n, value in overlap.items():
+                logger.record(f"cmni/overlap_{n}", float(value))
+            for n in self.layers:
+                sl = result.layer_slices[n]
+                for code, scenario in enumerate(SCENARIO_NAMES):
+                    logger.record(f"cmni/mean_{n}_{scenario}", float(result.mean[code, sl].mean()), exclude=_NOT_STDOUT)
+            logger.record("cmni/mns_hist", np.array(result.mns, dtype=np.float64), exclude=_TB_ONLY)
+            for n in self.layers:
+                logger.record(f"cmni/mns_hist_{n}", np.array(result.mns[result.layer_slices[n]], dtype=np.float64), exclude=_TB_ONLY)
+            logger.dump(step)
+        finally:
+            if isolate:
+                for s, saved in zip(stores, pending):
+                    s.clear()
+                    s.update(saved)
+
+    def _stats_arrays(
+        self,
+        step: int,
+        result: CMNIResult,
+        rec: RecordedActivations,
+        perm: PermutationResult | None,
+        overlap: dict[str, float],
+        mean_episode_score: float = math.nan,
+    ) -> dict[str, np.ndarray]:
+        """Arrays of one checkpoint's ``.npz`` (N neurons over all layers, A actions, K permutations).
+
+        ``step``; ``cmni``, ``mne``; ``layer_names`` (L,) str with ``layer_start``/``layer_stop``
+        (L,) slices of the neuron axis; ``per_layer_cmni``, ``per_layer_candidates`` (L,);
+        ``mean``, ``variance``, ``skewness`` (``kurtosis`` is excess kurtosis) (4, N) by
+        scenario code; ``mns``, ``delta_self``, ``delta_other``, ``candidate_mask`` (N,);
+        ``scenario_counts`` (4,); ``logits_mean`` (4, A) and ``action_prob_mean`` (4, A) per
+        scenario; ``null_untrained``; ``p_value``, ``z_score``, ``null_permutation_mean`` and
+        ``null_permutation`` (K,) (NaN / empty for the untrained null's own file);
+        ``overlap_names``, ``overlap_values``; ``mean_episode_score``; with
+        ``save_activations``: ``act_<layer>`` (n, units), ``logits`` (n, A), ``scenarios`` (n,).
+        """
+        codes = self.probe_set.scenarios  # type: ignore[union-attr]
+        logits = rec.logits.astype(np.float64)
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        logits_mean = np.stack([logits[codes == s].mean(axis=0) for s in range(len(SCENARIO_NAMES))])
+        prob_mean = np.stack([probs[codes == s].mean(axis=0) for s in range(len(SCENARIO_NAMES))])
+        names = list(result.layer_slices)
+        arrays: dict[str, np.ndarray] = {
+            "step": np.asarray(step, dtype=np.int64),
+            "cmni": np.asarray(result.cmni),
+            "mne": np.asarray(result.mne),
+            "layer_names": np.asarray(names, dtype=str),
+            "layer_start": np.asarray([result.layer_slices[n].start for n in names], dtype=np.int64),
+            "layer_stop": np.asarray([result.layer_slices[n].stop for n in names], dtype=np.int64),
+            "per_layer_cmni": np.asarray([result.per_layer[n] for n in names]),
+            "per_layer_candidates": np.asarray([result.per_layer_n_candidates[n] for n in names], dtype=np.int64),
+            "mean": np.asarray(result.mean),
+            "variance": np.asarray(result.variance),
+            "skewness": np.asarray(result.skewness),
+            "kurtosis": np.asarray(result.kurtosis),
+            "mns": np.asarray(result.mns),
+            "delta_self": np.asarray(result.delta_self),
+            "delta_other": np.asarray(result.delta_other),
+            "candidate_mask": np.asarray(result.candidate_mask),
+            "scenario_counts": np.asarray([result.scenario_counts[s] for s in range(len(SCENARIO_NAMES))], dtype=np.int64),
+            "logits_mean": logits_mean,
+            "action_prob_mean": prob_mean,
+            "null_untrained": np.asarray(self.null_untrained),
+            "p_value": np.asarray(perm.p_value if perm else math.nan),
+            "z_score": np.asarray(perm.z_score if perm else math.nan),
+            "null_permutation_mean": np.asarray(perm.null_mean if perm else math.nan),
+            "null_permutation": np.asarray(perm.null_cmni if perm else np.empty(0)),
+            "overlap_names": np.asarray(list(overlap), dtype=str),
+            "overlap_values": np.asarray(list(overlap.values()), dtype=np.float64),
+            "mean_episode_score": np.asarray(mean_episode_score, dtype=np.float64),
+        }
+        if self.save_activations:
+            for n, arr in rec.layers.items():
+                arrays[f"act_{n}"] = arr
+            arrays["logits"] = rec.logits
+            arrays["scenarios"] = codes
+        return arrays

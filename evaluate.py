@@ -1,0 +1,102 @@
+"""Evaluate a trained Frog and Toad run: behaviour, CMNI over training, neurons, circuits.
+
+    python evaluate.py RUN_DIR_OR_CHECKPOINT [--episodes N] [--seed S]
+        [--partner self|scripted|random|PATH] [--checkpoint STEP_OR_PATH] [--out DIR]
+
+Writes figures, tables, ``metrics.json``, ``report.md`` and an episode replay into
+``--out`` (default ``RUN_DIR/eval/``); see docs/evaluate.md. Bad input (a missing path,
+a folder that is not a run, a model that does not fit the env) prints one line on stderr
+and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time, so bad input fails before torch loads
+    from agents.evaluation import RunSpec
+    from agents.report import ReportOptions, ReportOutputs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description="Evaluate a trained run or checkpoint: behaviour, CMNI over training, neurons, circuits, replay.",
+    )
+    parser.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder (config.json + models) or a model .zip")
+    parser.add_argument("--episodes", type=int, default=32, help="seeded episodes per matchup (default 32)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the episodes, probe set and permutations (default 0)")
+    parser.add_argument("--partner", default="self", help="self (default), scripted, random or a model .zip path")
+    parser.add_argument("--checkpoint", default=None, help="training step (checkpoints/step_<n>.zip) or a .zip path; default final_model.zip")
+    parser.add_argument("--out", default=None, help="output folder (default RUN_DIR/eval)")
+    parser.add_argument("--stochastic", action="store_true", help="sample the trained policy's actions instead of taking the most likely")
+    parser.add_argument("--threshold", type=float, default=2.0, help="|z| of a strong weight in the circuit analysis (default 2)")
+    parser.add_argument("--permutations", type=int, default=200, help="shuffles of the CMNI permutation test (default 200)")
+    parser.add_argument("--recompute-cmni", action="store_true", help="recompute the CMNI curve from the checkpoints even if cmni.csv exists")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for these small nets)")
+    parser.add_argument("--quiet", action="store_true", help="print only the output folder")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, resolve the run, write the report; 0 on success, 1 on bad input."""
+    args = build_parser().parse_args(argv)
+    from agents.evaluation import EvaluationError, resolve_run
+
+    log = None if args.quiet else (lambda msg: print(f"[evaluate] {msg}", flush=True))
+    try:
+        spec = resolve_run(args.path, args.checkpoint)  # fails fast, before torch is imported
+        from agents.report import ReportOptions
+
+        options = ReportOptions(
+            episodes=args.episodes,
+            seed=args.seed,
+            partner=args.partner,
+            deterministic=not args.stochastic,
+            threshold=args.threshold,
+            n_permutations=args.permutations,
+            recompute_cmni=args.recompute_cmni,
+        )
+        for note in spec.notes:
+            if log:
+                log(note)
+        outputs = _generate(spec, args, options, log)
+    except (EvaluationError, OSError) as error:  # OSError: e.g. --out is not writable
+        print(f"evaluate.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    if args.quiet:
+        print(outputs.out_dir)
+        return 0
+    agent = outputs.behaviour.agent
+    ck = outputs.checkpoint
+    print(
+        f"[evaluate] score {agent.score_mean:.1f} (95% CI {agent.score_ci_low:.1f}-{agent.score_ci_high:.1f}); "
+        f"help when partner distressed {agent.help_rate_partner_distressed:.3f} vs ok {agent.help_rate_partner_ok:.3f}; "
+        f"CMNI {ck.result.cmni:.5f} (untrained {ck.untrained.cmni:.5f}, p {ck.permutation.p_value:.3f}); "
+        f"{len(outputs.circuits.paths)} strong paths"
+    )
+    print(f"[evaluate] wrote {len(outputs.files)} files to {outputs.out_dir}")
+    return 0
+
+
+def _generate(
+    spec: RunSpec, args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None
+) -> ReportOutputs:
+    """:func:`agents.report.generate_report` with ``--threads`` torch threads (restored after)."""
+    import torch
+
+    from agents.report import generate_report
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, args.threads))
+    try:
+        return generate_report(spec, args.out, options, log=log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
