@@ -169,9 +169,9 @@ class CMNICallback(BaseCallback):
         run_dir: folder for ``probe_set.npz``, ``cmni.csv`` and ``cmni/`` (created).
         env_config: the training env's configuration (the probe set is built with it).
         probe_every: probe whenever ``num_timesteps`` reaches or passes a multiple of
-            this (>= 1). With ``n_envs`` envs the count moves in steps of ``n_envs``, so a
-            probe runs at the first step at or after each multiple (at most one probe per
-            step).
+            this (>= 1). Probes run at the start of a rollout, after the policy update
+            (the count moves a rollout at a time), so a probe sees the policy that the
+            checkpoint of the same step holds.
         seed: seed of the probe set, of the untrained network and of the permutations.
         per_scenario: probe states per scenario when the probe set is built.
         n_permutations: label permutations of the permutation test (>= 1).
@@ -277,10 +277,14 @@ class CMNICallback(BaseCallback):
         self._last_probe_step = None
         self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
 
-    def _on_step(self) -> bool:
+    def _on_rollout_start(self) -> None:
+        # A rollout starts right after the update that used every step so far, so the
+        # probe at step N sees the same policy as the checkpoint saved at step N.
         if self.num_timesteps >= self._next_probe:
             self.probe()
             self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
+
+    def _on_step(self) -> bool:
         return True
 
     def _on_training_end(self) -> None:

@@ -66,7 +66,8 @@ def _events(tb_dir: Path) -> event_accumulator.EventAccumulator:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, PPO, CMNICallback]:
-    """One short run: 1152 steps (6 rollouts), probes at 258, 513, 768, 1026 + the end, 1152."""
+    """One short run: 1152 steps (6 rollouts of 192). Probes run at rollout starts, after the
+    update: at 384 (first start past 256), 576 (past 512), 768, and at the end, 1152."""
     root = tmp_path_factory.mktemp("cmni_run")
     torch.set_num_threads(1)
     model = _model(CFG, root / "tb")
@@ -75,7 +76,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, PPO, 
     return root / "run", root / "tb", model, callback
 
 
-EXPECTED_STEPS = [258, 513, 768, 1026, 1152]
+EXPECTED_STEPS = [384, 576, 768, 1152]
 
 
 def test_probes_at_each_crossed_multiple_and_at_the_end(trained) -> None:
@@ -103,7 +104,6 @@ def test_csv_columns_and_values(trained) -> None:
         assert 1 / 21 <= float(row["p_value"]) <= 1.0
         assert float(row["null_untrained"]) == pytest.approx(callback.null_untrained)
         assert 0.0 <= float(row["overlap_all"]) <= 2.0
-    assert math.isnan(float(rows[0]["mean_episode_score"]))  # no episode (100 steps) finished by step 258
     assert float(rows[-1]["mean_episode_score"]) > 0  # info["score"] of finished episodes
 
 
@@ -165,11 +165,11 @@ def test_resume_reuses_the_probe_set_and_appends(trained, tmp_path: Path) -> Non
     run_dir, tb_dir, model, _ = trained
     probe_bytes = (run_dir / "probe_set.npz").read_bytes()
     callback = _callback(run_dir)
-    model.learn(384, callback=callback, reset_num_timesteps=False)  # 1152 -> 1536
+    model.learn(384, callback=callback, reset_num_timesteps=False)  # 1152 -> 1536; rollout starts 1152, 1344
     assert (run_dir / "probe_set.npz").read_bytes() == probe_bytes
     text = (run_dir / "cmni.csv").read_text()
     assert text.count("step,cmni_total") == 1
-    assert [int(r["step"]) for r in _rows(run_dir / "cmni.csv")] == EXPECTED_STEPS + [1281, 1536]
+    assert [int(r["step"]) for r in _rows(run_dir / "cmni.csv")] == EXPECTED_STEPS + [1344, 1536]
 
 
 def test_resume_with_another_env_config_is_refused(trained) -> None:
@@ -186,6 +186,7 @@ def test_paper_mode_run_has_no_overlap_columns(tmp_path: Path) -> None:
     model.learn(192, callback=callback)
     rows = _rows(tmp_path / "run" / "cmni.csv")
     assert [int(r["step"]) for r in rows] == [192]
+    assert math.isnan(float(rows[0]["mean_episode_score"]))  # 64 steps per env: no 100-step episode ended
     assert not any(c.startswith("overlap") for c in rows[0])
     assert ProbeSet.load(tmp_path / "run" / "probe_set.npz").swapped_observations is None
 
@@ -231,6 +232,6 @@ def test_probe_runs_with_one_blas_thread_and_restores_the_setting(tmp_path: Path
     before = get_threads()
     model = _model(CFG, None)
     model.learn(192, callback=CMNICallback(tmp_path, CFG, probe_every=100, per_scenario=30, n_permutations=5))
-    assert len(seen) == 3  # the untrained null, the probe at 102 and the end probe at 192
+    assert len(seen) == 2  # the untrained null and the end probe at 192 (one rollout: no start past 100)
     assert set(seen) == {1}
     assert get_threads() == before
