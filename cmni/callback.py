@@ -36,19 +36,17 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import ctypes
-import functools
-import glob
 import io
 import math
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
+from threadpoolctl import threadpool_limits
 
 from frogtoad_env.config import EnvConfig
 
@@ -77,69 +75,19 @@ def csv_columns(layers: list[str], egocentric: bool) -> list[str]:
     return columns
 
 
-@functools.lru_cache(maxsize=1)
-def _numpy_openblas() -> tuple[Callable[[], int], Callable[[int], None]] | None:
-    """``(get_num_threads, set_num_threads)`` of the OpenBLAS that numpy has loaded, or
-    None when it cannot be found (other BLAS, other platform). Only an already loaded
-    library is opened (``RTLD_NOLOAD``), so no second copy is ever loaded."""
-    root = Path(np.__file__).resolve().parent
-    candidates: list[str] = []
-    for folder in (root.parent / "numpy.libs", root / ".libs", root / ".dylibs"):
-        candidates += sorted(glob.glob(str(folder / "lib*openblas*")))
-    names = [
-        ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-        ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-        ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-        ("openblas_get_num_threads", "openblas_set_num_threads"),
-    ]
-    for path in candidates:
-        try:
-            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0) | ctypes.RTLD_LOCAL)
-        except OSError:
-            continue
-        for get_name, set_name in names:
-            get, set_ = getattr(lib, get_name, None), getattr(lib, set_name, None)
-            if get is not None and set_ is not None:
-                get.restype, get.argtypes = ctypes.c_int, []
-                set_.restype, set_.argtypes = None, [ctypes.c_int]
-                return get, set_
-    return None
-
-
 @contextlib.contextmanager
 def limit_blas_threads(n_threads: int | None) -> Iterator[None]:
     """Run the block with numpy's BLAS limited to ``n_threads`` (None: leave it alone).
 
     The probe's matrix products are small; multi-threaded OpenBLAS on a busy machine
     makes them 10-20x slower (threads wait on each other) and its spinning workers slow
-    the training around them. Uses ``threadpoolctl`` when installed, else numpy's
-    bundled OpenBLAS through ctypes, else does nothing. The previous limit is restored.
+    the training around them. The previous limit is restored afterwards.
     """
     if n_threads is None:
         yield
         return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        threadpool_limits = None
-    if threadpool_limits is not None:
-        with threadpool_limits(limits=n_threads, user_api="blas"):
-            yield
-        return
-    try:
-        blas = _numpy_openblas()
-    except Exception:  # noqa: BLE001 - best effort: an unknown BLAS only costs speed
-        blas = None
-    if blas is None:
+    with threadpool_limits(limits=n_threads, user_api="blas"):
         yield
-        return
-    get, set_ = blas
-    before = int(get())
-    set_(int(n_threads))
-    try:
-        yield
-    finally:
-        set_(before)
 
 
 def _as_float64(layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
