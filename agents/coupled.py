@@ -83,12 +83,20 @@ class CoupledExtractor(BaseFeaturesExtractor):
         return self.coupling * self.self_weights.weight + (1.0 - self.coupling) * self.free_weights.weight
 
     def pre_activation(self, observations: torch.Tensor) -> torch.Tensor:
-        """(batch, obs_dim) -> (batch, units), the summed input before the activation."""
-        return (
-            self.world(observations[:, self.world_slice])
-            + self.self_weights(observations[:, self.self_slice])
-            + F.linear(observations[:, self.other_slice], self.other_weight)
-        )
+        """(batch, obs_dim) -> (batch, units), the summed input before the activation.
+
+        The self and other terms are added to each other first: float addition is
+        commutative but not associative, so ``world + (self + other)`` is what makes a
+        self/other swap at ``c = 1`` leave the result unchanged bit for bit. The blocks
+        are copied to contiguous memory first because BLAS kernels may round differently
+        for the two blocks' different offsets inside the observation row (``clone``, not
+        ``contiguous``, which returns a one-row slice as it is).
+        """
+        x_self = observations[:, self.self_slice].clone(memory_format=torch.contiguous_format)
+        x_other = observations[:, self.other_slice].clone(memory_format=torch.contiguous_format)
+        self_term = self.self_weights(x_self)
+        other_term = F.linear(x_other, self.other_weight)
+        return self.world(observations[:, self.world_slice]) + (self_term + other_term)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.activation(self.pre_activation(observations))
@@ -106,6 +114,8 @@ def coupled_policy_kwargs(
     ``net_arch[0]`` is the coupled layer's width; the rest are the hidden layers of the
     policy and value MLPs that follow it (each their own copy).
     """
+    check_unit_interval("coupling", coupling)
+    activation_class(activation)
     if not net_arch or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in net_arch):
         raise ValueError(f"net_arch must be one or more positive integers, got {list(net_arch)!r}")
     hidden = list(net_arch[1:])

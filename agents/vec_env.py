@@ -4,8 +4,8 @@ Self-play layout: game ``g`` fills slots ``2g`` (frog) and ``2g + 1`` (toad), so
 shared policy plays both roles and ``num_envs = 2 * n_games``. All games start
 together and are truncated together after ``max_steps``; at that step every slot's
 ``info`` carries ``terminal_observation``, ``TimeLimit.truncated = True`` and an
-``"episode"`` dict (``r`` return, ``l`` length, ``t`` wall time, as SB3's Monitor
-writes, plus ``score`` and the behaviour rates of :mod:`frogtoad_env.behaviour`),
+``"episode"`` dict (``r`` return, ``l`` length, ``t`` seconds since the env was
+created, as SB3's Monitor writes them, plus ``score`` and the behaviour rates of :mod:`frogtoad_env.behaviour`),
 and the slots are reset, as SB3 expects.
 """
 
@@ -49,7 +49,7 @@ class FrogToadVecEnv(VecEnv):
         self.game = core.new_games(self.n_games, self._rules)
         self.behaviour = BehaviourCounter.zeros(self.n_games)
         self._returns = np.zeros(self.num_envs, dtype=np.float64)
-        self._episode_start = time.perf_counter()
+        self._created = time.perf_counter()
         self._actions: np.ndarray | None = None
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
@@ -87,10 +87,9 @@ class FrogToadVecEnv(VecEnv):
         self.game = core.new_games(self.n_games, self._rules)
         self.behaviour.reset()
         self._returns[:] = 0.0
-        self._episode_start = time.perf_counter()
 
     def _finish_episodes(self, terminal_obs: np.ndarray, infos: list[dict[str, Any]]) -> None:
-        elapsed = round(time.perf_counter() - self._episode_start, 6)
+        elapsed = round(time.perf_counter() - self._created, 6)
         length = int(self.game.steps[0])
         scores = self.game.score.reshape(-1)
         for slot, info in enumerate(infos):
