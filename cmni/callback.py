@@ -42,7 +42,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback

@@ -7,7 +7,6 @@ import csv
 import glob
 import math
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -23,15 +22,6 @@ from frogtoad_env.config import EnvConfig
 CFG = EnvConfig(max_steps=100)
 N_ENVS, N_STEPS = 3, 64  # num_timesteps moves in steps of 3; one rollout = 192 steps
 PROBE_EVERY = 256
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny networks on a shared 2-core box: one intra-op thread is much faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _model(cfg: EnvConfig, tb_dir: Path | None, seed: int = 0) -> PPO:

@@ -3,7 +3,6 @@ policy comes out of a probe exactly as it went in."""
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import gymnasium
 import numpy as np
@@ -18,15 +17,6 @@ from torch import nn
 import frogtoad_env  # noqa: F401  (registers FrogToad-v0)
 from cmni import compute_cmni
 from cmni.recorder import layer_names, record_activations, untrained_copy
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny networks on a shared 2-core box: one intra-op thread is much faster."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _policy(obs_dim: int, n_actions: int = 2, **kwargs) -> ActorCriticPolicy:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -41,15 +40,6 @@ SPACE = observation_space("egocentric", WIDTH)
 OBS_DIM = SPACE.shape[0]
 LAYOUT = egocentric_layout(WIDTH)
 BLOCK = block_size(WIDTH)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Small nets train fastest on one thread (two threads on a shared 2-core machine thrash)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def make_extractor(

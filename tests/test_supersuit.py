@@ -19,13 +19,11 @@ last step of an episode the agents' final infos are merged with the next reset's
 
 from __future__ import annotations
 
-from typing import Iterator
 
 import cloudpickle
 import numpy as np
 import pytest
 import supersuit as ss
-import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecMonitor
 
@@ -34,15 +32,6 @@ from agents.coupled import CoupledExtractor, coupled_policy_kwargs
 from frogtoad_env.observations import observation_space
 
 OBS_SPACE = observation_space("egocentric", 32)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Small nets train fastest on one thread (two threads on a shared 2-core machine thrash)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def supersuit_vec_env(copies: int = 2, num_cpus: int = 0, **config: object):

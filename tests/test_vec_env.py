@@ -17,11 +17,10 @@ Rules checked here:
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pytest
-import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecCheckNan, VecEnv, VecMonitor
 
@@ -35,14 +34,6 @@ WIDTH = 32
 LAYOUT = egocentric_layout(WIDTH)
 OBS_DIM = observation_space("egocentric", WIDTH).shape[0]
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Small nets train fastest on one thread (two threads on a shared 2-core machine thrash)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 Policy = Callable[[int, np.ndarray], np.ndarray]
 
