@@ -1,0 +1,134 @@
+"""Learning benchmark: does the default ``python train.py --coupling 0.5`` beat 90 % of scripted play?
+
+Trains the default :class:`agents.training.TrainConfig` (optionally with another
+``--timesteps``), or loads an existing model (``--model``), then plays the same seeded
+evaluation games (``--eval-games`` games x ``max_steps`` steps in the batched core) with
+
+- the trained policy controlling both players (self-play), greedy (deterministic: the
+  most likely action, the main figure, as ``evaluate.py`` does by default) and sampled
+  (stochastic: the policy PPO trained, whose score ``train.py`` prints at the end);
+- the scripted rule controlling both players (the reference), plus random and hop-only
+  for scale;
+
+and prints the mean points per player (± standard error over players), the ratio to the
+scripted score and the training wall time.
+
+Examples::
+
+    python benchmarks/learning.py                         # the default run, then evaluation
+    python benchmarks/learning.py --timesteps 18000000    # a longer budget
+    python benchmarks/learning.py --model runs/<run>/final_model.zip
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from agents.training import (  # noqa: E402
+    CONFIG_FILE,
+    TrainConfig,
+    default_run_dir,
+    evaluate_model,
+    evaluate_scripted,
+    load_config,
+    load_model,
+    train,
+)
+from agents.vec_env import FrogToadVecEnv  # noqa: E402
+from frogtoad_env.config import EnvConfig  # noqa: E402
+from frogtoad_env.core import HOP  # noqa: E402
+
+
+def play_constant_or_random(env_config: EnvConfig, n_games: int, seed: int, policy: str) -> np.ndarray:
+    """Points per player (2 * n_games,) for ``policy`` = ``"random"`` or ``"hop"``."""
+    env = FrogToadVecEnv(n_games, env_config, seed=seed)
+    rng = np.random.default_rng(seed)
+    env.reset()
+    while True:
+        if policy == "random":
+            actions = rng.integers(0, 4, env.num_envs)
+        else:
+            actions = np.full(env.num_envs, HOP)
+        _, _, dones, infos = env.step(actions)
+        if dones[0]:
+            return np.array([info["episode"]["score"] for info in infos], dtype=np.float64)
+
+
+def config_for_model(model_path: Path) -> TrainConfig:
+    """The run's config.json next to ``final_model.zip`` or above ``checkpoints/``; defaults otherwise."""
+    for folder in (model_path.parent, model_path.parent.parent):
+        if (folder / CONFIG_FILE).is_file():
+            return load_config(folder)
+    print(f"note: no {CONFIG_FILE} found near {model_path}; using the default config", file=sys.stderr)
+    return TrainConfig()
+
+
+def line(name: str, scores: np.ndarray, reference: float) -> str:
+    sem = scores.std(ddof=1) / np.sqrt(scores.size)
+    return f"{name:<24} {scores.mean():7.1f} ± {sem:4.1f}   {100 * scores.mean() / reference:6.1f} %"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", type=Path, help="evaluate this .zip instead of training")
+    p.add_argument("--timesteps", type=int, help=f"training budget (default {TrainConfig().timesteps:_})")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--run-dir", type=Path, help="run folder (default runs/<timestamp>_c0.5)")
+    p.add_argument("--no-probe", action="store_true", help="train without the CMNI callback")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--eval-games", type=int, default=64, help="evaluation games (default 64, so 128 players)")
+    p.add_argument("--eval-seed", type=int, default=10_000, help="seed of the evaluation games (default 10000)")
+    args = p.parse_args(argv)
+
+    wall = float("nan")
+    if args.model is not None:
+        config = config_for_model(args.model)
+        model = load_model(args.model, config)
+        print(f"model: {args.model} ({model.num_timesteps:_} agent-steps)")
+    else:
+        config = TrainConfig(seed=args.seed, probe=not args.no_probe)
+        if args.timesteps is not None:
+            config = replace(config, timesteps=args.timesteps)
+        run_dir = args.run_dir or default_run_dir(config.coupling)
+        print(f"training the default config ({config.timesteps:_} agent-steps, probe={config.probe}) in {run_dir}")
+        start = time.perf_counter()
+        result = train(config, run_dir, progress_bar=not args.no_progress)
+        wall = time.perf_counter() - start
+        if result.interrupted:
+            print(f"interrupted at step {result.num_timesteps:_}; evaluating that checkpoint")
+        model = result.model
+
+    env, n, seed = config.env, args.eval_games, args.eval_seed
+    start = time.perf_counter()
+    scripted = evaluate_scripted(env, n, seed)
+    reference = float(scripted.mean())
+    rows = [
+        ("policy, deterministic", evaluate_model(model, env, n, seed, deterministic=True)),
+        ("policy, stochastic", evaluate_model(model, env, n, seed, deterministic=False)),
+        ("scripted (reference)", scripted),
+        ("hop-only", play_constant_or_random(env, n, seed, "hop")),
+        ("random", play_constant_or_random(env, n, seed, "random")),
+    ]
+    print(f"\nevaluation: {n} games x {env.max_steps} steps, seed {seed}, both players controlled by the row's policy")
+    print(f"{'':<24} {'points/player':>15}   {'of scripted':>8}")
+    for name, scores in rows:
+        print(line(name, scores, reference))
+    ratio = rows[0][1].mean() / reference
+    print(f"\nmain figure (deterministic): {100 * ratio:.1f} % of scripted (target >= 90 %)")
+    timing = f"training wall time: {wall:.0f} s, " if np.isfinite(wall) else ""
+    print(f"{timing}evaluation: {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
