@@ -2,13 +2,14 @@
 
 Argument parsing and wiring only; the training itself lives in :mod:`agents.training`.
 Exit status: 0 done, 1 run-folder error (one line on stderr), 2 bad flags, 130 interrupted
-(Ctrl-C; a checkpoint was saved, continue with ``--resume RUN_DIR``).
+(Ctrl-C or SIGTERM; a checkpoint was saved, continue with ``--resume RUN_DIR``).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -182,9 +183,15 @@ def report(result: TrainResult, config: TrainConfig) -> str:
     )
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args, config, run_dir = parse(argv)
     resuming = config is None
+    # A scheduler's SIGTERM (preemption, `kill`) saves a checkpoint just like Ctrl-C.
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if resuming:
             config = load_config(run_dir)
@@ -197,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted outside training; checkpoints already in {Path(run_dir) / 'checkpoints'} are intact", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous_sigterm)
     print(report(result, config))
     return 130 if result.interrupted else 0
 

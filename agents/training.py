@@ -11,7 +11,7 @@ One run lives in one folder::
                                      run appends a new file to the same folder)
         probe_set.npz, cmni.csv, cmni/*.npz   written by the CMNI callback (unless probe=False)
 
-Every file this module writes goes through :func:`atomic_write_bytes` (a temporary file
+Every file this module writes goes through :mod:`frogtoad_env.atomic` (a temporary file
 in the same folder, then ``os.replace``), so a crash or Ctrl-C never leaves a truncated
 config or checkpoint behind.
 
@@ -24,9 +24,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -42,6 +40,7 @@ from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule, set
 
 from agents.coupled import ACTIVATIONS, coupled_policy_kwargs
 from agents.vec_env import FrogToadVecEnv
+from frogtoad_env.atomic import atomic_write_bytes, atomic_write_text
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.core import check_unit_interval
 from frogtoad_env.scripted import scripted_actions
@@ -270,30 +269,6 @@ def load_model(path: Path, config: TrainConfig, env: FrogToadVecEnv | None = Non
 
 
 # --------------------------------------------------------------------------- run folder files
-
-
-def atomic_write_bytes(path: Path | str, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``.
-
-    Readers see either the old file or the complete new one; the temporary file is
-    removed if anything fails (including KeyboardInterrupt).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: Path | str, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_save_model(model: PPO, path: Path | str) -> Path:
@@ -628,8 +603,6 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "atomic_save_model",
-    "atomic_write_bytes",
-    "atomic_write_text",
     "default_run_dir",
     "evaluate_model",
     "evaluate_scripted",

@@ -39,7 +39,6 @@ import csv
 import io
 import math
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -48,11 +47,12 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from threadpoolctl import threadpool_limits
 
+from frogtoad_env.atomic import atomic_savez, atomic_write_text
 from frogtoad_env.config import EnvConfig
 
 from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from .overlap import self_other_overlap
-from .probe_set import ProbeSet, atomic_savez, build_probe_set
+from .probe_set import ProbeSet, build_probe_set
 from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
 from .stats import PermutationResult, permutation_test
 
@@ -92,22 +92,6 @@ def limit_blas_threads(n_threads: int | None) -> Iterator[None]:
 
 def _as_float64(layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {name: np.ascontiguousarray(arr, dtype=np.float64) for name, arr in layers.items()}
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` through a temporary file and ``os.replace`` (readers
-    see the old or the new file, never a partial one)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 class CMNICallback(BaseCallback):
@@ -336,7 +320,7 @@ class CMNICallback(BaseCallback):
         elif not old.endswith("\n"):
             buffer.write("\n")
         writer.writerow([row[c] for c in self._columns])
-        _atomic_write_text(self.csv_path, old + buffer.getvalue())
+        atomic_write_text(self.csv_path, old + buffer.getvalue(), fsync=False)
 
     def _mean_episode_score(self) -> float:
         """Mean ``score`` (else ``r``) over ``model.ep_info_buffer``; NaN when empty."""

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from frogtoad_env import core
+from frogtoad_env.atomic import atomic_savez
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import egocentric_layout, observation_space, observe, swap_self_other
 from frogtoad_env.scripted import scripted_actions
@@ -212,28 +212,6 @@ def _validate(ps: ProbeSet, source: str) -> None:
         raise ValueError(f"{source}: swapped_observations must be None in obs_mode {config.obs_mode!r}")
     if isinstance(ps.seed, bool) or not isinstance(ps.seed, (int, np.integer)):
         raise ValueError(f"{source}: seed must be an integer, got {ps.seed!r}")
-
-
-def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], fsync: bool = True) -> None:
-    """``np.savez(path, **arrays)`` through a temporary file in the same folder and
-    ``os.replace``, so a reader never sees a half-written file. ``fsync`` also flushes
-    the data to disk before the rename (durable across a crash; costs a few ms)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            if fsync:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _check_positive_int(name: str, value: object) -> int:

@@ -23,7 +23,6 @@ from agents.training import (
     RunError,
     TrainConfig,
     atomic_save_model,
-    atomic_write_bytes,
     latest_checkpoint,
     list_checkpoints,
     load_config,
@@ -31,6 +30,7 @@ from agents.training import (
     resume,
     train,
 )
+from frogtoad_env.atomic import atomic_write_bytes
 from frogtoad_env.config import EnvConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -247,8 +247,9 @@ def test_resume_errors_exit_1_one_line(
     assert (snapshot(run_dir) if run_dir.exists() else None) == before
 
 
-def test_ctrl_c_exits_130_with_checkpoint(tmp_path: Path) -> None:
-    """A real SIGINT to ``python train.py``: one line, status 130, a loadable checkpoint."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_interrupt_signal_exits_130_with_checkpoint(tmp_path: Path, signum: signal.Signals) -> None:
+    """A real SIGINT (Ctrl-C) or SIGTERM to ``python train.py``: one line, status 130, a loadable checkpoint."""
     run_dir = tmp_path / "run"
     flags = ["--timesteps", "100000000", "--n-envs", "2", "--checkpoint-every", "512", "--net-arch", "16,16",
              "--no-probe", "--no-progress", "--run-dir", str(run_dir)]
@@ -257,7 +258,7 @@ def test_ctrl_c_exits_130_with_checkpoint(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     while not list_checkpoints(run_dir) and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "Traceback" not in err and "KeyboardInterrupt" not in err
