@@ -19,6 +19,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+from statistics import median
 import tempfile
 import time
 from pathlib import Path
@@ -106,7 +107,7 @@ def train_once(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--timesteps", type=int, default=1_000_000, help="agent-steps per run")
-    parser.add_argument("--repeats", type=int, default=1, help="runs of each kind; the minimum is reported")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each kind, alternating; medians are reported")
     parser.add_argument("--n-games", type=int, default=32, help="games (FrogToadVecEnv: 2 slots each)")
     parser.add_argument("--n-steps", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=2048)
@@ -132,24 +133,28 @@ def main(argv: list[str] | None = None) -> None:
     inside: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        warm_up = argparse.Namespace(**{**vars(args), "timesteps": 20_000})
+        train_once(warm_up, config, True, workdir, -1)  # numba compile, torch first calls, probe set
         for run in range(args.repeats):
-            wall, cpu, _, _, _ = train_once(args, config, False, workdir, run)
-            plain.append((wall, cpu))
-            wall, cpu, in_wall, in_cpu, n_probes = train_once(args, config, True, workdir, run)
-            probed.append((wall, cpu))
-            inside.append((in_wall, in_cpu))
+            order = (False, True) if run % 2 == 0 else (True, False)  # alternate to cancel drift
+            for with_probe in order:
+                wall, cpu, in_wall, in_cpu, probes = train_once(args, config, with_probe, workdir, run)
+                (probed if with_probe else plain).append((wall, cpu))
+                if with_probe:
+                    inside.append((in_wall, in_cpu))
+                    n_probes = probes
             print(
                 f"run {run}: without probe {plain[-1][0]:.2f} s wall / {plain[-1][1]:.2f} s CPU; with probe "
-                f"{wall:.2f} s wall / {cpu:.2f} s CPU, of which {in_wall:.2f} s wall / {in_cpu:.2f} s CPU "
-                f"inside the callback ({n_probes} probes)"
+                f"{probed[-1][0]:.2f} s wall / {probed[-1][1]:.2f} s CPU, of which {inside[-1][0]:.2f} s wall / "
+                f"{inside[-1][1]:.2f} s CPU inside the callback ({n_probes} probes)"
             )
     for label, k in (("wall", 0), ("CPU", 1)):
-        best_plain, best_probed = min(t[k] for t in plain), min(t[k] for t in probed)
-        overhead = 100.0 * (best_probed - best_plain) / best_plain
-        print(f"{label:>4}: without CMNICallback {best_plain:.2f} s, with {best_probed:.2f} s -> overhead {overhead:+.1f} %")
+        base, with_probe = median(t[k] for t in plain), median(t[k] for t in probed)
+        overhead = 100.0 * (with_probe - base) / base
+        print(f"{label:>4} median: without CMNICallback {base:.2f} s, with {with_probe:.2f} s -> overhead {overhead:+.1f} %")
     for label, k in (("wall", 0), ("CPU", 1)):
-        spent, base = min(t[k] for t in inside), min(t[k] for t in plain)
-        print(f"time inside the callback ({label}): {spent:.2f} s = {100.0 * spent / base:.1f} % of the run without it")
+        spent, base = median(t[k] for t in inside), median(t[k] for t in plain)
+        print(f"time inside the callback ({label}, median): {spent:.2f} s = {100.0 * spent / base:.1f} % of the run without it")
     print("target: overhead <= 5 % (on a shared machine, CPU time is the steadier measure)")
 
 
