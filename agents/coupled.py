@@ -25,7 +25,7 @@ from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 from torch.nn import functional as F
 
-from frogtoad_env.core import check_unit_interval
+from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.observations import egocentric_layout, observation_space
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -65,8 +65,7 @@ class CoupledExtractor(BaseFeaturesExtractor):
                 f"CoupledExtractor needs the egocentric observation of width {width} (shape {expected}), "
                 f"got shape {observation_space.shape}; the paper observation mode has no self/other blocks"
             )
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
+        check_int("units", units)
         super().__init__(observation_space, features_dim=units)
         self.coupling = check_unit_interval("coupling", coupling)
         layout = egocentric_layout(width)

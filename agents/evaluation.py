@@ -45,6 +45,7 @@ import numpy as np
 
 from frogtoad_env import core
 from frogtoad_env.behaviour import BehaviourCounter
+from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import observation_space, observe
 from frogtoad_env.render import render_ansi, render_rgb
@@ -552,9 +553,7 @@ def play_episodes(
     Returns:
         An :class:`EpisodeBatch` with per-role scores and behaviour counts.
     """
-    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
-        raise ValueError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
-    n = int(n_episodes)
+    n = check_int("n_episodes", n_episodes)
     rules_seq, veil_seq = np.random.SeedSequence(int(seed)).spawn(2)
     stream = core.RandomStream(np.random.default_rng(rules_seq))
     veil_stream = core.RandomStream(np.random.default_rng(veil_seq))

@@ -49,9 +49,9 @@ from PIL import Image, ImageDraw  # noqa: E402
 from agents.evaluation import (  # noqa: E402
     BehaviourReport,
     EvaluationError,
+    ModelPolicy,
     Replay,
     RunSpec,
-    ModelPolicy,
     evaluate_behaviour,
     load_policy_model,
     play_episodes,

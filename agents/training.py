@@ -41,8 +41,8 @@ from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule, set
 from agents.coupled import ACTIVATIONS, coupled_policy_kwargs
 from agents.vec_env import FrogToadVecEnv
 from frogtoad_env.atomic import atomic_write_bytes, atomic_write_text
+from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.config import EnvConfig
-from frogtoad_env.core import check_unit_interval
 from frogtoad_env.scripted import scripted_actions
 
 CONFIG_FILE = "config.json"
@@ -130,9 +130,9 @@ class TrainConfig:
         check_unit_interval("coupling", self.coupling)
         for name in ("timesteps", "n_games", "checkpoint_every", "probe_per_scenario", "probe_permutations",
                      "torch_threads", "n_steps", "n_minibatches", "n_epochs"):
-            _check_positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name))
         if self.probe_every is not None:
-            _check_positive_int("probe_every", self.probe_every)
+            check_int("probe_every", self.probe_every)
         object.__setattr__(self, "net_arch", check_net_arch(self.net_arch))
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}")
@@ -206,18 +206,12 @@ class TrainConfig:
         return cls.from_dict(json.loads(text))
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_net_arch(net_arch: Sequence[int]) -> tuple[int, ...]:
     """A non-empty sequence of positive ints, as a tuple; else ValueError."""
     if isinstance(net_arch, (str, bytes)) or not isinstance(net_arch, Sequence) or len(net_arch) == 0:
         raise ValueError(f"net_arch must be one or more positive integers, got {net_arch!r}")
     for units in net_arch:
-        _check_positive_int("every net_arch entry", units)
+        check_int("every net_arch entry", units)
     return tuple(int(units) for units in net_arch)
 
 

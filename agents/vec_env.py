@@ -21,6 +21,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 from frogtoad_env import core
 from frogtoad_env.behaviour import BehaviourCounter
+from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import observation_space, observe
 from frogtoad_env.render import render_rgb
@@ -36,8 +37,7 @@ class FrogToadVecEnv(VecEnv):
     """
 
     def __init__(self, n_games: int, config: EnvConfig | None = None, seed: int | None = None) -> None:
-        if isinstance(n_games, bool) or not isinstance(n_games, (int, np.integer)) or n_games < 1:
-            raise ValueError(f"n_games must be an integer >= 1, got {n_games!r}")
+        check_int("n_games", n_games)
         self.config = config if config is not None else EnvConfig()
         self.n_games = int(n_games)
         self._rules = self.config.rules

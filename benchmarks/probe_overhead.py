@@ -19,10 +19,10 @@ Example::
 from __future__ import annotations
 
 import argparse
-from statistics import median
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import torch
@@ -39,9 +39,9 @@ def make_env(config: EnvConfig, n_games: int, seed: int) -> tuple[VecEnv, str]:
         from agents.vec_env import FrogToadVecEnv
     except ImportError:
         import gymnasium
+        from stable_baselines3.common.env_util import make_vec_env
 
         import frogtoad_env  # noqa: F401  (registers FrogToad-v0)
-        from stable_baselines3.common.env_util import make_vec_env
 
         env = make_vec_env(gymnasium.make, n_envs=n_games, seed=seed, env_kwargs=dict(id="FrogToad-v0", **config.to_dict()))
         return env, f"DummyVecEnv of FrogToad-v0 x {n_games}"

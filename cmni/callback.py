@@ -48,6 +48,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from threadpoolctl import threadpool_limits
 
 from frogtoad_env.atomic import atomic_savez, atomic_write_text
+from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 
 from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
@@ -136,20 +137,15 @@ class CMNICallback(BaseCallback):
         super().__init__(verbose=verbose)
         if not isinstance(env_config, EnvConfig):
             raise ValueError(f"env_config must be an EnvConfig, got {type(env_config).__name__}")
-        for name, value in (("probe_every", probe_every), ("per_scenario", per_scenario), ("n_permutations", n_permutations)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         self.run_dir = Path(run_dir)
         self.env_config = env_config
-        self.probe_every = int(probe_every)
-        self.seed = int(seed)
-        self.per_scenario = int(per_scenario)
-        self.n_permutations = int(n_permutations)
+        self.probe_every = check_int("probe_every", probe_every)
+        self.seed = check_int("seed", seed, minimum=0)
+        self.per_scenario = check_int("per_scenario", per_scenario)
+        self.n_permutations = check_int("n_permutations", n_permutations)
         self.save_activations = bool(save_activations)
-        if blas_threads is not None and (isinstance(blas_threads, bool) or not isinstance(blas_threads, int) or blas_threads < 1):
-            raise ValueError(f"blas_threads must be None or an integer >= 1, got {blas_threads!r}")
+        if blas_threads is not None:
+            check_int("blas_threads", blas_threads)
         self.blas_threads = blas_threads
         self.probe_set: ProbeSet | None = None
         self.layers: list[str] = []

@@ -34,6 +34,7 @@ import numpy as np
 
 from frogtoad_env import core
 from frogtoad_env.atomic import atomic_savez
+from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import egocentric_layout, observation_space, observe, swap_self_other
 from frogtoad_env.scripted import scripted_actions
@@ -214,12 +215,6 @@ def _validate(ps: ProbeSet, source: str) -> None:
         raise ValueError(f"{source}: seed must be an integer, got {ps.seed!r}")
 
 
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 class _BottomK:
     """Uniform sample without replacement of ``k`` rows out of a stream: keeps the ``k``
     rows with the smallest random keys; compacts lazily to keep the cost amortised."""
@@ -290,12 +285,11 @@ def build_probe_set(
     """
     if not isinstance(env_config, EnvConfig):
         raise ValueError(f"env_config must be an EnvConfig, got {type(env_config).__name__}")
-    per_scenario = _check_positive_int("per_scenario", per_scenario)
-    n_games = _check_positive_int("n_games", n_games)
-    max_steps_rollout = _check_positive_int("max_steps_rollout", max_steps_rollout)
-    core.check_unit_interval("scripted_fraction", scripted_fraction)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    per_scenario = check_int("per_scenario", per_scenario)
+    n_games = check_int("n_games", n_games)
+    max_steps_rollout = check_int("max_steps_rollout", max_steps_rollout)
+    check_unit_interval("scripted_fraction", scripted_fraction)
+    check_int("seed", seed, minimum=0)
 
     play_seq, rules_seq, keys_seq = np.random.SeedSequence(int(seed)).spawn(3)
     play_rng = np.random.default_rng(play_seq)

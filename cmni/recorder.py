@@ -39,6 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from frogtoad_env.checks import check_int
+
 __all__ = [
     "ACTIVATION_TYPES",
     "RecordedActivations",
@@ -167,8 +169,7 @@ def record_activations(policy: nn.Module, observations: np.ndarray, batch_size: 
             :func:`probe_modules`.
         RuntimeError: a probed module did not run in the forward pass.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    check_int("batch_size", batch_size)
     obs = np.asarray(observations, dtype=np.float32)
     expected = tuple(getattr(getattr(policy, "observation_space", None), "shape", None) or obs.shape[1:])
     if obs.ndim != 1 + len(expected) or tuple(obs.shape[1:]) != expected:

@@ -20,14 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .metric import (
-    N_SCENARIOS,
-    REQUIRED_SCENARIOS,
-    ActivationsLike,
-    mns_from_means,
-    prepare_inputs,
-    scenario_means,
-)
+from .metric import N_SCENARIOS, REQUIRED_SCENARIOS, ActivationsLike, mns_from_means, prepare_inputs, scenario_means
 
 __all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_ci"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
-from frogtoad_env.core import MIN_WIDTH, RulesConfig, check_unit_interval
+from frogtoad_env.checks import check_int, check_unit_interval
+from frogtoad_env.core import MIN_WIDTH, RulesConfig
 from frogtoad_env.observations import OBS_MODES, check_obs_mode
 
 RENDER_MODES: tuple[str, ...] = ("ansi", "human", "rgb_array")
@@ -38,8 +39,7 @@ class EnvConfig:
         check_obs_mode(self.obs_mode)
         check_unit_interval("veil", self.veil)
         check_unit_interval("prosocial", self.prosocial)
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {self.max_steps!r}")
+        check_int("max_steps", self.max_steps)
 
     @property
     def rules(self) -> RulesConfig:

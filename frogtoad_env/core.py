@@ -53,8 +53,11 @@ size 2 (0 frog, 1 toad).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+
 import numpy as np
 from numba import njit
+
+from frogtoad_env.checks import check_int, check_unit_interval
 
 HOP, JUMP, LEAP, HELP = 0, 1, 2, 3
 ACTION_NAMES: tuple[str, ...] = ("hop", "jump", "leap", "help")
@@ -98,22 +101,10 @@ class RulesConfig:
     rough_rate_max: float = 0.075
 
     def __post_init__(self) -> None:
-        if isinstance(self.width, bool) or not isinstance(self.width, (int, np.integer)):
-            raise ValueError(f"width must be an integer >= {MIN_WIDTH}, got {self.width!r}")
-        if self.width < MIN_WIDTH:
-            raise ValueError(f"width must be an integer >= {MIN_WIDTH}, got {self.width}")
+        check_int("width", self.width, MIN_WIDTH)
         check_unit_interval("dependency", self.dependency)
         for name in ("rough_rate_start", "rough_rate_step", "rough_rate_max"):
             check_unit_interval(name, getattr(self, name))
-
-
-def check_unit_interval(name: str, value: object) -> float:
-    """Return ``value`` as a float, or raise ValueError if it is not a number in [0, 1]."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:  # also rejects NaN
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
 
 
 @dataclass

@@ -43,7 +43,6 @@ from typing import Mapping
 
 import numpy as np
 from gymnasium import spaces
-
 from numba import njit
 
 from frogtoad_env.core import LEAP_DISTANCE, MAX_ENERGY, N_ACTIONS, GameState, RandomStream

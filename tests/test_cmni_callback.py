@@ -205,9 +205,9 @@ def test_on_step_returns_true_and_arguments_are_validated(tmp_path: Path) -> Non
 
 
 def test_probe_runs_with_one_blas_thread_and_restores_the_setting(tmp_path: Path, monkeypatch) -> None:
-    import cmni.callback as callback_module
-
     from threadpoolctl import threadpool_info
+
+    import cmni.callback as callback_module
 
     def get_threads() -> int:
         return min(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")

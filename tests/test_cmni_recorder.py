@@ -3,7 +3,6 @@ policy comes out of a probe exactly as it went in."""
 
 from __future__ import annotations
 
-
 import gymnasium
 import numpy as np
 import pytest

@@ -19,7 +19,6 @@ last step of an episode the agents' final infos are merged with the next reset's
 
 from __future__ import annotations
 
-
 import cloudpickle
 import numpy as np
 import pytest

@@ -1,0 +1,21 @@
+"""Argument checks shared by every package: a bad value raises ValueError naming it and what is allowed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int, or ValueError unless it is an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_unit_interval(name: str, value: object) -> float:
+    """``value`` as a float, or ValueError unless it is a number in [0, 1] (NaN is rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    return float(value)
