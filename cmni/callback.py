@@ -297,15 +297,26 @@ class CMNICallback(BaseCallback):
         return ps
 
     def _check_csv_header(self) -> None:
+        """Refuse a ``cmni.csv`` of another layout; on resume, drop rows past the current step.
+
+        A run killed without a final checkpoint resumes from an older one and probes the
+        later steps again; their old rows (of a policy that no checkpoint holds) go.
+        """
         if not self.csv_path.exists():
             return
         with open(self.csv_path, newline="") as handle:
-            header = next(csv.reader(handle), None)
+            rows = list(csv.reader(handle))
+        header = rows[0] if rows else None
         if header is not None and header != self._columns:
             raise ValueError(
                 f"{str(self.csv_path)!r} has the columns {header}, but this run writes {self._columns}; "
                 "use a fresh run_dir"
             )
+        kept = [row for row in rows[1:] if row and int(float(row[0])) <= self.num_timesteps]
+        if len(kept) < len(rows) - 1:
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows([self._columns, *kept])
+            atomic_write_text(self.csv_path, buffer.getvalue(), fsync=False)
 
     def _append_csv_row(self, row: dict[str, float]) -> None:
         old = self.csv_path.read_text() if self.csv_path.exists() else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import glob
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,18 @@ def test_resume_reuses_the_probe_set_and_appends(trained, tmp_path: Path) -> Non
     text = (run_dir / "cmni.csv").read_text()
     assert text.count("step,cmni_total") == 1
     assert [int(r["step"]) for r in _rows(run_dir / "cmni.csv")] == EXPECTED_STEPS + [1344, 1536]
+
+
+def test_resume_from_an_older_checkpoint_drops_the_rows_past_it(trained, tmp_path: Path) -> None:
+    """A run killed without a final checkpoint resumes earlier: rows no checkpoint holds go."""
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained[0], run_dir)
+    rows_before = [int(r["step"]) for r in _rows(run_dir / "cmni.csv")]
+    assert 768 in rows_before and 1152 in rows_before
+    model = _model(CFG, None)
+    model.num_timesteps = 576  # as if loaded from checkpoint step 576
+    model.learn(192, callback=_callback(run_dir), reset_num_timesteps=False)  # 576 -> 768, end probe at 768
+    assert [int(r["step"]) for r in _rows(run_dir / "cmni.csv")] == [384, 576, 768]
 
 
 def test_resume_with_another_env_config_is_refused(trained) -> None:

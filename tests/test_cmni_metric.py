@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni  # noqa: E402
-from cmni.overlap import self_other_overlap  # noqa: E402
+from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni
+from cmni.overlap import self_other_overlap
 
 # --------------------------------------------------------------------------- #
 # A hand-built probe set: 7 states, 5 neurons.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cmni.metric import compute_cmni  # noqa: E402
-from cmni.stats import BootstrapResult, PermutationResult, bootstrap_ci, permutation_test  # noqa: E402
+from cmni.metric import compute_cmni
+from cmni.stats import BootstrapResult, PermutationResult, bootstrap_ci, permutation_test
 
 K = 199  # permutations: smallest attainable p-value is 1 / (K + 1) = 0.005
 
