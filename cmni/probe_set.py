@@ -15,10 +15,11 @@ Sampling
     Each sample draws a uniform random key; per scenario the ``per_scenario`` samples
     with the smallest keys are kept (a bottom-k sketch), so the final set is a uniform
     sample without replacement of *all* states of that scenario seen in the rollout,
-    while memory stays ``O(per_scenario)``. The rollout stops at the first step at which
-    every scenario has been seen at least ``per_scenario`` times (the rarest one,
-    usually "both", is then taken in full). Games are reset after
-    ``env_config.max_steps`` steps, as the env truncates them. States are those after
+    while memory stays ``O(per_scenario)``. The rollout covers at least one whole
+    episode (``env_config.max_steps`` steps), so states from every phase of an episode
+    are represented, and goes on until every scenario has been seen at least
+    ``per_scenario`` times. Games are reset after ``env_config.max_steps`` steps, as the
+    env truncates them. States are those after
     a step (the reset state itself, with no distress and no last action, is not used).
 """
 
@@ -301,7 +302,7 @@ def build_probe_set(
     players = np.tile(np.arange(2, dtype=np.int64), n_games)  # matches (B, 2) -> (2B,) ravel
 
     steps_taken = 0
-    while min(r.seen for r in reservoirs) < per_scenario:
+    while min(r.seen for r in reservoirs) < per_scenario or steps_taken < env_config.max_steps:
         if steps_taken >= max_steps_rollout:
             seen = {core.SCENARIO_NAMES[s]: reservoirs[s].seen for s in range(_N_SCENARIOS)}
             short = [name for name, count in seen.items() if count < per_scenario]

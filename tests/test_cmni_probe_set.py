@@ -87,6 +87,13 @@ def test_short_episodes_are_reset_after_max_steps() -> None:
     assert ps.episode_steps.max() <= 30 and ps.episode_steps.min() >= 1
 
 
+def test_states_come_from_every_phase_of_an_episode(probe: ProbeSet) -> None:
+    """The rollout covers a whole episode, so late-episode states are probed too."""
+    for scenario in range(4):
+        steps = probe.episode_steps[probe.scenarios == scenario]
+        assert (steps > CFG.max_steps // 2).any() and (steps <= CFG.max_steps // 2).any(), scenario
+
+
 def test_unfillable_scenario_fails_with_a_clear_error() -> None:
     with pytest.raises(RuntimeError, match=r"both.*max_steps_rollout=5"):
         build_probe_set(CFG, per_scenario=1000, seed=0, max_steps_rollout=5)
