@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -43,6 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from agents.run_folder import CHECKPOINT_DIR, CONFIG_FILE, FINAL_MODEL, checkpoint_step, list_checkpoints, one_line
 from frogtoad_env import core
 from frogtoad_env.behaviour import BehaviourCounter
 from frogtoad_env.checks import check_int
@@ -81,10 +81,6 @@ ROLES: tuple[str, str] = ("agent", "partner")
 #: Partner names understood by :func:`make_partner` (anything else is a model path).
 PARTNER_CHOICES: tuple[str, ...] = ("self", "scripted", "random")
 
-CONFIG_FILE = "config.json"
-FINAL_MODEL = "final_model.zip"
-CHECKPOINT_DIR = "checkpoints"
-_CHECKPOINT_RE = re.compile(r"^step_(\d+)\.zip$")
 
 
 class EvaluationError(Exception):
@@ -126,15 +122,6 @@ class RunSpec:
         return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
-def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """``(step, path)`` of ``run_dir/checkpoints/step_<n>.zip``, oldest first."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_file() and (m := _CHECKPOINT_RE.match(p.name))]
-    return sorted(found)
-
-
 def read_env_config(config: dict[str, Any], where: str = "config.json") -> EnvConfig:
     """The :class:`EnvConfig` nested in a train config (key ``"env"``), or EvaluationError.
 
@@ -149,7 +136,7 @@ def read_env_config(config: dict[str, Any], where: str = "config.json") -> EnvCo
     try:
         return EnvConfig.from_kwargs(env)
     except (ValueError, TypeError) as error:
-        raise EvaluationError(f"{where}: invalid env config: {_one_line(error)}") from None
+        raise EvaluationError(f"{where}: invalid env config: {one_line(error)}") from None
 
 
 def _read_config(run_dir: Path) -> tuple[dict[str, Any], EnvConfig]:
@@ -157,15 +144,10 @@ def _read_config(run_dir: Path) -> tuple[dict[str, Any], EnvConfig]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise EvaluationError(f"cannot read {path}: {_one_line(error)}") from None
+        raise EvaluationError(f"cannot read {path}: {one_line(error)}") from None
     if not isinstance(data, dict):
         raise EvaluationError(f"{path} is not a JSON object")
     return data, read_env_config(data, str(path))
-
-
-def _step_of(path: Path) -> int | None:
-    m = _CHECKPOINT_RE.match(path.name)
-    return int(m.group(1)) if m else None
 
 
 def resolve_run(path: str | Path, checkpoint: str | int | None = None) -> RunSpec:
@@ -214,7 +196,7 @@ def resolve_run(path: str | Path, checkpoint: str | int | None = None) -> RunSpe
         source=source,
         run_dir=run_dir,
         model_path=model_path,
-        checkpoint_step=_step_of(model_path),
+        checkpoint_step=checkpoint_step(model_path),
         env_config=env_config,
         train_config=train_config,
         checkpoints=tuple(checkpoints),
@@ -270,7 +252,7 @@ def load_policy_model(path: Path, env_config: EnvConfig) -> Any:
     try:
         model = PPO.load(str(path), device="cpu", custom_objects=custom)
     except Exception as error:  # zipfile, pickle, torch and SB3 raise many kinds
-        raise EvaluationError(f"cannot load model {path}: {_one_line(error)}") from None
+        raise EvaluationError(f"cannot load model {path}: {one_line(error)}") from None
     expected = observation_space(env_config.obs_mode, env_config.width).shape
     got = tuple(getattr(model.observation_space, "shape", None) or ())
     if got != tuple(expected):
@@ -282,11 +264,6 @@ def load_policy_model(path: Path, env_config: EnvConfig) -> Any:
     if n_actions != core.N_ACTIONS:
         raise EvaluationError(f"model {path} has action space {model.action_space}, the game needs Discrete({core.N_ACTIONS})")
     return model
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 # --------------------------------------------------------------------------- policies

@@ -24,7 +24,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -39,18 +38,22 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.utils import ConstantSchedule, LinearSchedule, set_random_seed
 
 from agents.coupled import ACTIVATIONS, coupled_policy_kwargs
+from agents.run_folder import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    FINAL_MODEL,
+    TB_DIR,
+    checkpoint_path,
+    latest_checkpoint,
+    list_checkpoints,
+    one_line,
+)
 from agents.vec_env import FrogToadVecEnv
 from frogtoad_env.atomic import atomic_write_bytes, atomic_write_text
 from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.config import EnvConfig
-from frogtoad_env.scripted import scripted_actions
 
-CONFIG_FILE = "config.json"
-CHECKPOINT_DIR = "checkpoints"
-FINAL_MODEL = "final_model.zip"
-TB_DIR = "tb"
 LR_SCHEDULES: tuple[str, ...] = ("constant", "linear")
-_CHECKPOINT_RE = re.compile(r"^step_(\d{12})\.zip$")
 
 #: ``info["episode"]`` key -> TensorBoard tag, logged by :class:`EpisodeStatsCallback`
 EPISODE_TAGS: dict[str, str] = {
@@ -287,25 +290,7 @@ def load_config(run_dir: Path | str) -> TrainConfig:
     try:
         return TrainConfig.from_json(path.read_text(encoding="utf-8"))
     except (ValueError, TypeError) as error:
-        raise RunError(f"cannot read {path}: {_one_line(error)}") from None
-
-
-def checkpoint_path(run_dir: Path, step: int) -> Path:
-    return run_dir / CHECKPOINT_DIR / f"step_{step:012d}.zip"
-
-
-def list_checkpoints(run_dir: Path | str) -> list[tuple[int, Path]]:
-    """(step, path) of every checkpoint in the run folder, oldest first."""
-    folder = Path(run_dir) / CHECKPOINT_DIR
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CHECKPOINT_RE.match(p.name))]
-    return sorted(found)
-
-
-def latest_checkpoint(run_dir: Path | str) -> tuple[int, Path] | None:
-    checkpoints = list_checkpoints(run_dir)
-    return checkpoints[-1] if checkpoints else None
+        raise RunError(f"cannot read {path}: {one_line(error)}") from None
 
 
 def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | None = None) -> Path:
@@ -317,11 +302,6 @@ def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | 
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -462,7 +442,7 @@ def open_resumed_model(run_dir: Path, config: TrainConfig) -> tuple[PPO, FrogToa
     try:
         model = load_model(path, config, env)
     except Exception as error:  # zipfile, pickle, torch and SB3 raise many kinds
-        raise RunError(f"cannot load checkpoint {path}: {_one_line(error)}") from None
+        raise RunError(f"cannot load checkpoint {path}: {one_line(error)}") from None
     if model.num_timesteps != step:
         raise RunError(f"checkpoint {path} holds step {model.num_timesteps}, not the {step} its name says")
     model.set_random_seed(config.seed + model.num_timesteps)
@@ -558,33 +538,6 @@ def _close_progress_bar(bar: ProgressBarCallback | None) -> None:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _play(env: FrogToadVecEnv, choose) -> np.ndarray:
-    """Run one episode in every game of ``env``; ``choose(obs) -> (2 * n_games,)`` actions.
-
-    Returns the points per player, shape (2 * n_games,), slot order (frog, toad, frog...).
-    """
-    obs = env.reset()
-    while True:
-        obs, _, dones, infos = env.step(choose(obs))
-        if dones[0]:
-            return np.array([info["episode"]["score"] for info in infos], dtype=np.float64)
-
-
-def evaluate_model(
-    model: PPO, env_config: EnvConfig, n_games: int = 64, seed: int = 10_000, deterministic: bool = True
-) -> np.ndarray:
-    """Points per player in one episode of each of ``n_games`` seeded games, the policy playing
-    both players (self-play); shape (2 * n_games,)."""
-    env = FrogToadVecEnv(n_games, env_config, seed=seed)
-    return _play(env, lambda obs: model.predict(obs, deterministic=deterministic)[0])
-
-
-def evaluate_scripted(env_config: EnvConfig, n_games: int = 64, seed: int = 10_000) -> np.ndarray:
-    """The same as :func:`evaluate_model` with the scripted rule controlling both players."""
-    env = FrogToadVecEnv(n_games, env_config, seed=seed)
-    return _play(env, lambda obs: scripted_actions(env.game).reshape(-1))
-
-
 __all__ = [
     "CHECKPOINT_DIR",
     "CONFIG_FILE",
@@ -598,8 +551,6 @@ __all__ = [
     "TrainResult",
     "atomic_save_model",
     "default_run_dir",
-    "evaluate_model",
-    "evaluate_scripted",
     "latest_checkpoint",
     "list_checkpoints",
     "load_config",

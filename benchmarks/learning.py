@@ -34,34 +34,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from agents.training import (  # noqa: E402
-    CONFIG_FILE,
-    TrainConfig,
-    default_run_dir,
-    evaluate_model,
-    evaluate_scripted,
-    load_config,
-    load_model,
-    train,
-)
-from agents.vec_env import FrogToadVecEnv  # noqa: E402
+from agents.evaluation import ModelPolicy, ObservationPolicy, RandomPolicy, ScriptedPolicy, SeatPolicy, play_episodes  # noqa: E402
+from agents.run_folder import CONFIG_FILE  # noqa: E402
+from agents.training import TrainConfig, default_run_dir, load_config, load_model, train  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
 from frogtoad_env.core import HOP  # noqa: E402
 
 
-def play_constant_or_random(env_config: EnvConfig, n_games: int, seed: int, policy: str) -> np.ndarray:
-    """Points per player (2 * n_games,) for ``policy`` = ``"random"`` or ``"hop"``."""
-    env = FrogToadVecEnv(n_games, env_config, seed=seed)
-    rng = np.random.default_rng(seed)
-    env.reset()
-    while True:
-        if policy == "random":
-            actions = rng.integers(0, 4, env.num_envs)
-        else:
-            actions = np.full(env.num_envs, HOP)
-        _, _, dones, infos = env.step(actions)
-        if dones[0]:
-            return np.array([info["episode"]["score"] for info in infos], dtype=np.float64)
+def points_per_player(policy: SeatPolicy, env_config: EnvConfig, n_games: int, seed: int) -> np.ndarray:
+    """Points of every player, shape (2 * n_games,), with ``policy`` in both seats of each game."""
+    return play_episodes(policy, policy, env_config, n_games, seed=seed).scores.reshape(-1).astype(np.float64)
 
 
 def config_for_model(model_path: Path) -> TrainConfig:
@@ -110,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
 
     env, n, seed = config.env, args.eval_games, args.eval_seed
     start = time.perf_counter()
-    scripted = evaluate_scripted(env, n, seed)
+    scripted = points_per_player(ScriptedPolicy(), env, n, seed)
     reference = float(scripted.mean())
+    hop_only = ObservationPolicy(lambda obs: np.full(obs.shape[0], HOP), name="hop-only")
     rows = [
-        ("policy, deterministic", evaluate_model(model, env, n, seed, deterministic=True)),
-        ("policy, stochastic", evaluate_model(model, env, n, seed, deterministic=False)),
+        ("policy, deterministic", points_per_player(ModelPolicy(model, deterministic=True), env, n, seed)),
+        ("policy, stochastic", points_per_player(ModelPolicy(model, deterministic=False), env, n, seed)),
         ("scripted (reference)", scripted),
-        ("hop-only", play_constant_or_random(env, n, seed, "hop")),
-        ("random", play_constant_or_random(env, n, seed, "random")),
+        ("hop-only", points_per_player(hop_only, env, n, seed)),
+        ("random", points_per_player(RandomPolicy(seed), env, n, seed)),
     ]
     print(f"\nevaluation: {n} games x {env.max_steps} steps, seed {seed}, both players controlled by the row's policy")
     print(f"{'':<24} {'points/player':>15}   {'of scripted':>8}")

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import evaluate
+from agents.training import TrainConfig, train
 from frogtoad_env.config import EnvConfig
 
 MAX_STEPS = 60
@@ -21,54 +22,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _train_tiny(run_dir: Path) -> None:
-    """A few thousand agent-steps with checkpoints every rollout and the CMNI callback.
-
-    Uses :func:`agents.training.train`; should its API differ, a direct PPO + CMNI
-    callback set-up writes the same run layout.
-    """
-    try:
-        from agents.training import TrainConfig, train
-
-        config = TrainConfig(
-            timesteps=6144,
-            n_games=8,
-            n_steps=128,
-            net_arch=(16, 8),
-            checkpoint_every=2048,
-            probe_per_scenario=40,
-            probe_permutations=20,
-            env=EnvConfig(max_steps=MAX_STEPS),
-        )
-    except (ImportError, TypeError, ValueError):
-        _train_direct(run_dir)
-        return
+    """A few thousand agent-steps with a checkpoint every 2048 steps and the CMNI callback."""
+    config = TrainConfig(
+        timesteps=6144,
+        n_games=8,
+        n_steps=128,
+        net_arch=(16, 8),
+        checkpoint_every=2048,
+        probe_per_scenario=40,
+        probe_permutations=20,
+        env=EnvConfig(max_steps=MAX_STEPS),
+    )
     train(config, run_dir, progress_bar=False)
-
-
-def _train_direct(run_dir: Path) -> None:
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-
-    from agents.coupled import coupled_policy_kwargs
-    from agents.vec_env import FrogToadVecEnv
-    from cmni.callback import CMNICallback
-
-    env_config = EnvConfig(max_steps=MAX_STEPS)
-    (run_dir / "checkpoints").mkdir(parents=True)
-    (run_dir / "config.json").write_text(json.dumps({"seed": 0, "net_arch": [16, 8], "env": env_config.to_dict()}))
-
-    class Saver(BaseCallback):
-        def _on_step(self) -> bool:
-            return True
-
-        def _on_rollout_end(self) -> None:
-            self.model.save(run_dir / "checkpoints" / f"step_{self.num_timesteps:012d}.zip")
-
-    model = PPO("MlpPolicy", FrogToadVecEnv(8, env_config, seed=0), n_steps=128, batch_size=512, seed=0, device="cpu",
-                policy_kwargs=coupled_policy_kwargs(0.5, (16, 8)))  # fmt: skip
-    probe = CMNICallback(run_dir, env_config, probe_every=2048, per_scenario=40, n_permutations=20)
-    model.learn(6144, callback=CallbackList([Saver(), probe]))
-    model.save(run_dir / "final_model.zip")
 
 
 @pytest.fixture(scope="session")
