@@ -50,7 +50,7 @@ from agents.run_folder import (
 )
 from agents.vec_env import FrogToadVecEnv
 from frogtoad_env.atomic import atomic_write_bytes, atomic_write_text
-from frogtoad_env.checks import check_int, check_unit_interval
+from frogtoad_env.checks import check_int, check_known_keys, check_unit_interval
 from frogtoad_env.config import EnvConfig
 
 LR_SCHEDULES: tuple[str, ...] = ("constant", "linear")
@@ -188,10 +188,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; allowed keys are {allowed}")
+        check_known_keys(data, [f.name for f in fields(cls)])
         kwargs = dict(data)
         if "env" in kwargs:
             if not isinstance(kwargs["env"], Mapping):

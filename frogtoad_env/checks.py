@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import numpy as np
 
 
@@ -19,3 +21,10 @@ def check_unit_interval(name: str, value: object) -> float:
     if not 0.0 <= float(value) <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {value!r}")
     return float(value)
+
+
+def check_known_keys(mapping: Iterable[str], allowed: Sequence[str]) -> None:
+    """ValueError naming every key of ``mapping`` that is not in ``allowed``, and the allowed ones."""
+    unknown = sorted(set(mapping) - set(allowed), key=str)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {unknown}; allowed keys are {list(allowed)}")

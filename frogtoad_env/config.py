@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
-from frogtoad_env.checks import check_int, check_unit_interval
+from frogtoad_env.checks import check_int, check_known_keys, check_unit_interval
 from frogtoad_env.core import MIN_WIDTH, RulesConfig
 from frogtoad_env.observations import OBS_MODES, check_obs_mode
 
@@ -48,10 +48,7 @@ class EnvConfig:
     @classmethod
     def from_kwargs(cls, config: Mapping[str, Any]) -> EnvConfig:
         """Build from keyword arguments, naming any unknown key and the allowed ones."""
-        allowed = [f.name for f in fields(cls)]
-        unknown = sorted(set(config) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown config key(s) {unknown}; allowed keys are {allowed}")
+        check_known_keys(config, [f.name for f in fields(cls)])
         return cls(**config)
 
     def to_dict(self) -> dict[str, Any]:
