@@ -44,7 +44,7 @@ import numpy as np
 
 from agents.run_folder import CHECKPOINT_DIR, CONFIG_FILE, FINAL_MODEL, checkpoint_step, list_checkpoints, one_line
 from frogtoad_env import core
-from frogtoad_env.behaviour import BehaviourCounter
+from frogtoad_env.behaviour import BehaviourCounter, rates_from_counts
 from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import observation_space, observe
@@ -451,20 +451,22 @@ class BehaviourSummary:
     score_ci_high: float
     counts: dict[str, int] = field(default_factory=dict)
 
-    def _ratio(self, num: str, den: float) -> float:
-        return self.counts[num] / den if den > 0 else math.nan
+    @property
+    def rates(self) -> dict[str, float]:
+        """The rates of :func:`frogtoad_env.behaviour.rates_from_counts` on ``counts``."""
+        return rates_from_counts(self.counts)
 
     @property
     def help_rate(self) -> float:
-        return self._ratio("helps", self.counts["steps"])
+        return self.rates["help_rate"]
 
     @property
     def help_rate_partner_distressed(self) -> float:
-        return self._ratio("helps_partner_distressed", self.counts["partner_distressed_steps"])
+        return self.rates["help_rate_partner_distressed"]
 
     @property
     def help_rate_partner_ok(self) -> float:
-        return self._ratio("helps_partner_ok", self.counts["steps"] - self.counts["partner_distressed_steps"])
+        return self.rates["help_rate_partner_ok"]
 
     @property
     def help_ratio(self) -> float:
@@ -478,11 +480,11 @@ class BehaviourSummary:
 
     @property
     def stalled_fraction(self) -> float:
-        return self._ratio("stalled_steps", self.counts["steps"])
+        return self.rates["stalled_fraction"]
 
     @property
     def leap_rate_rough_ahead(self) -> float:
-        return self._ratio("leaps_on_rough_ahead", self.counts["rough_ahead_steps"])
+        return self.rates["leap_rate_rough_ahead"]
 
     def as_dict(self) -> dict[str, Any]:
         """Flat JSON/CSV-friendly row (counts included)."""

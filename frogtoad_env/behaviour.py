@@ -8,6 +8,7 @@ what the player saw when it chose: the partner's distress flag from the previous
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,14 +60,16 @@ class BehaviourCounter:
 
     def rates(self, games: np.ndarray | slice = slice(None)) -> dict[str, float]:
         """Pooled rates over ``games`` and both players (NaN where the condition never held)."""
-        return _rates({name: float(counter[games].sum()) for name, counter in self.counts.items()})
+        return rates_from_counts({name: float(counter[games].sum()) for name, counter in self.counts.items()})
 
     def player_rates(self, game: int, player: int) -> dict[str, float]:
         """The same rates for one player of one game."""
-        return _rates({name: float(counter[game, player]) for name, counter in self.counts.items()})
+        return rates_from_counts({name: float(counter[game, player]) for name, counter in self.counts.items()})
 
 
-def _rates(total: dict[str, float]) -> dict[str, float]:
+def rates_from_counts(total: Mapping[str, float]) -> dict[str, float]:
+    """Rates from pooled counters (the keys of :class:`BehaviourCounter`); NaN where a
+    condition never held."""
     partner_ok_steps = total["steps"] - total["partner_distressed_steps"]
     return {
         "help_rate": _ratio(total["helps"], total["steps"]),
