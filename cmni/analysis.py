@@ -27,9 +27,9 @@ import numpy as np
 
 from .circuits import partner_specific_mask
 from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
-from .overlap import self_other_overlap
+from .probe import csv_row
 from .probe_set import ProbeSet
-from .stats import PermutationResult, permutation_test
+from .stats import PermutationResult
 
 __all__ = [
     "CMNICurve",
@@ -257,19 +257,17 @@ def analyse_checkpoint(
         untrained_seed: torch seed of the untrained network (the training callback
             uses the run's seed, so the same value reproduces its ``null_untrained``).
     """
+    from .probe import measure_policy
     from .recorder import record_activations, untrained_copy
 
     policy = getattr(policy, "policy", policy)
-    rec = record_activations(policy, probe_set.observations)
-    result = compute_cmni(rec.layers, probe_set.scenarios)
-    perm = permutation_test(rec.layers, probe_set.scenarios, n_permutations=n_permutations, seed=seed)
+    measured = measure_policy(policy, probe_set, n_permutations, seed)
     null_rec = record_activations(untrained_copy(policy, int(untrained_seed)), probe_set.observations)
     untrained = compute_cmni(null_rec.layers, probe_set.scenarios)
-    overlap: dict[str, float] = {}
-    if probe_set.swapped_observations is not None:
-        swapped = record_activations(policy, probe_set.swapped_observations)
-        overlap = self_other_overlap(rec.layers, swapped.layers)
-    return CheckpointCMNI(result, perm, untrained, dict(rec.layers), rec.logits, overlap, probe_set)
+    rec = measured.recorded
+    return CheckpointCMNI(
+        measured.result, measured.permutation, untrained, dict(rec.layers), rec.logits, measured.overlap, probe_set
+    )
 
 
 def recompute_curve(
@@ -298,21 +296,10 @@ def recompute_curve(
         analysed = analyse_checkpoint(model, probe_set, n_permutations, seed, untrained_seed)
         if math.isnan(null_untrained):
             null_untrained = float(analysed.untrained.cmni)
-        r = analysed.result
-        row: dict[str, float] = {"step": float(step), "cmni_total": float(r.cmni)}
-        row.update({f"cmni_{n}": float(v) for n, v in r.per_layer.items()})
-        row["candidates"] = float(r.n_candidates)
-        row.update({f"candidates_{n}": float(v) for n, v in r.per_layer_n_candidates.items()})
-        row.update(
-            p_value=float(analysed.permutation.p_value),
-            z_score=float(analysed.permutation.z_score),
-            null_untrained=null_untrained,
-            null_permutation_mean=float(analysed.permutation.null_mean),
-        )
-        row.update({f"overlap_{n}": float(v) for n, v in analysed.overlap.items()})
+        mean_score = float(score(model)) if score is not None else math.nan
+        row = csv_row(step, analysed.result, analysed.permutation, analysed.overlap, null_untrained, mean_score)
         low, high = np.quantile(analysed.permutation.null_cmni, [0.025, 0.975])
         row.update(null_permutation_low=float(low), null_permutation_high=float(high))
-        row["mean_episode_score"] = float(score(model)) if score is not None else math.nan
         rows.append(row)
     return _curve_from_rows(rows, "recomputed")
 

@@ -52,10 +52,10 @@ from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 
 from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
-from .overlap import self_other_overlap
+from .probe import csv_row, measure_policy
 from .probe_set import ProbeSet, build_probe_set
 from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
-from .stats import PermutationResult, permutation_test
+from .stats import PermutationResult
 
 __all__ = ["CMNICallback", "PROBE_SET_FILE", "CSV_FILE", "STATS_DIR", "csv_columns", "limit_blas_threads"]
 
@@ -89,10 +89,6 @@ def limit_blas_threads(n_threads: int | None) -> Iterator[None]:
         return
     with threadpool_limits(limits=n_threads, user_api="blas"):
         yield
-
-
-def _as_float64(layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {name: np.ascontiguousarray(arr, dtype=np.float64) for name, arr in layers.items()}
 
 
 class CMNICallback(BaseCallback):
@@ -233,31 +229,9 @@ class CMNICallback(BaseCallback):
 
     def _probe(self) -> dict[str, float]:
         step = int(self.num_timesteps)
-        ps = self.probe_set
-        policy = self.model.policy
-        rec = record_activations(policy, ps.observations)
-        layers = _as_float64(rec.layers)  # converted once, not by each metric function
-        result = compute_cmni(layers, ps.scenarios)
-        perm = permutation_test(layers, ps.scenarios, n_permutations=self.n_permutations, seed=self.seed)
-        overlap: dict[str, float] = {}
-        if ps.swapped_observations is not None:
-            swapped = record_activations(policy, ps.swapped_observations)
-            overlap = self_other_overlap(layers, _as_float64(swapped.layers))
-
-        row: dict[str, float] = {"step": step, "cmni_total": float(result.cmni)}
-        row.update({f"cmni_{n}": float(result.per_layer[n]) for n in self.layers})
-        row["candidates"] = int(result.n_candidates)
-        row.update({f"candidates_{n}": int(result.per_layer_n_candidates[n]) for n in self.layers})
-        row.update(
-            p_value=float(perm.p_value),
-            z_score=float(perm.z_score),
-            null_untrained=self.null_untrained,
-            null_permutation_mean=float(perm.null_mean),
-        )
-        if overlap:
-            row.update({f"overlap_{n}": float(overlap[n]) for n in self.layers})
-            row["overlap_all"] = float(overlap["all"])
-        row["mean_episode_score"] = self._mean_episode_score()
+        measured = measure_policy(self.model.policy, self.probe_set, self.n_permutations, self.seed)
+        result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
+        row = csv_row(step, result, perm, overlap, self.null_untrained, self._mean_episode_score())
 
         self._log(step, result, perm, overlap)
         atomic_savez(

@@ -232,7 +232,10 @@ def test_probe_runs_with_one_blas_thread_and_restores_the_setting(tmp_path: Path
         seen.append(get_threads())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(callback_module, "compute_cmni", spy)
+    import cmni.probe as probe_module
+
+    monkeypatch.setattr(callback_module, "compute_cmni", spy)  # the untrained-network null
+    monkeypatch.setattr(probe_module, "compute_cmni", spy)  # each probe
     before = get_threads()
     model = _model(CFG, None)
     model.learn(192, callback=CMNICallback(tmp_path, CFG, probe_every=100, per_scenario=30, n_permutations=5))
