@@ -4,19 +4,10 @@ Scheduling and logging only: the probe states come from :mod:`cmni.probe_set`, t
 activations from :mod:`cmni.recorder`, the numbers from :mod:`cmni.metric`,
 :mod:`cmni.stats` and :mod:`cmni.overlap`.
 
-Files under ``run_dir``
-    ``probe_set.npz``
-        The fixed probe set; built and saved on the first training start, loaded on a
-        resume (then it must match the run's env config).
-    ``cmni.csv``
-        One row per probe (header written once; a resumed run appends). Columns:
-        ``step, cmni_total, cmni_<layer>..., candidates, candidates_<layer>..., p_value,
-        z_score, null_untrained, null_permutation_mean, overlap_<layer>..., overlap_all,
-        mean_episode_score`` (the overlap columns only in egocentric mode).
-    ``cmni/step_<012d>.npz``
-        Per-checkpoint statistics (see :meth:`CMNICallback._stats_arrays`).
-    ``cmni/null_untrained.npz``
-        The same statistics for the untrained network of the same shape.
+Files (names and ``cmni.csv`` columns: :mod:`experiment.run_folder`): the probe set,
+built on the first training start and loaded on a resume (then it must match the run's
+env config); one ``cmni.csv`` row and one statistics ``.npz`` per probe; the untrained
+network's statistics once per run.
 
 Logged to the model's SB3 logger at the probe's step (TensorBoard when the model has a
 ``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained``,
@@ -35,8 +26,6 @@ values at ``num_timesteps``, then restored for the next regular dump.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import math
 import os
 import warnings
@@ -47,33 +36,22 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from threadpoolctl import threadpool_limits
 
-from frogtoad_env.atomic import atomic_savez, atomic_write_text
+from experiment.atomic import atomic_savez
+from experiment.run_folder import RunFolder, cmni_csv_columns, read_cmni_csv, write_cmni_csv
+from frogtoad_env.behaviour import episode_means
 from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 
-from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
-from .probe import csv_row, measure_policy
+from .metric import SCENARIO_NAMES, CMNIResult
+from .probe import csv_row, measure_policy, untrained_null
 from .probe_set import ProbeSet, build_probe_set
-from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
+from .recorder import RecordedActivations, layer_names
 from .stats import PermutationResult
 
-__all__ = ["CMNICallback", "PROBE_SET_FILE", "CSV_FILE", "STATS_DIR", "csv_columns", "limit_blas_threads"]
+__all__ = ["CMNICallback", "limit_blas_threads"]
 
-PROBE_SET_FILE = "probe_set.npz"
-CSV_FILE = "cmni.csv"
-STATS_DIR = "cmni"
 _TB_ONLY = ("stdout", "log", "json", "csv")
 _NOT_STDOUT = ("stdout", "log")
-
-
-def csv_columns(layers: list[str], egocentric: bool) -> list[str]:
-    """Header of ``cmni.csv`` for the given probed layers."""
-    columns = ["step", "cmni_total", *[f"cmni_{n}" for n in layers], "candidates", *[f"candidates_{n}" for n in layers]]
-    columns += ["p_value", "z_score", "null_untrained", "null_permutation_mean"]
-    if egocentric:
-        columns += [f"overlap_{n}" for n in layers] + ["overlap_all"]
-    columns.append("mean_episode_score")
-    return columns
 
 
 @contextlib.contextmanager
@@ -133,7 +111,7 @@ class CMNICallback(BaseCallback):
         super().__init__(verbose=verbose)
         if not isinstance(env_config, EnvConfig):
             raise ValueError(f"env_config must be an EnvConfig, got {type(env_config).__name__}")
-        self.run_dir = Path(run_dir)
+        self.run = RunFolder(run_dir)
         self.env_config = env_config
         self.probe_every = check_int("probe_every", probe_every)
         self.seed = check_int("seed", seed, minimum=0)
@@ -153,31 +131,13 @@ class CMNICallback(BaseCallback):
         self._next_probe = self.probe_every
         self._last_probe_step: int | None = None
 
-    # ------------------------------------------------------------------ paths
-    @property
-    def probe_set_path(self) -> Path:
-        return self.run_dir / PROBE_SET_FILE
-
-    @property
-    def csv_path(self) -> Path:
-        return self.run_dir / CSV_FILE
-
-    @property
-    def stats_dir(self) -> Path:
-        return self.run_dir / STATS_DIR
-
-    def stats_path(self, step: int) -> Path:
-        """``run_dir/cmni/step_<012d>.npz`` for ``step``."""
-        return self.stats_dir / f"step_{int(step):012d}.npz"
-
     # -------------------------------------------------------------- SB3 hooks
     def _on_training_start(self) -> None:
         with limit_blas_threads(self.blas_threads):
             self._start()
 
     def _start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.stats_dir.mkdir(parents=True, exist_ok=True)
+        self.run.stats_dir.mkdir(parents=True, exist_ok=True)
         self.probe_set = self._load_or_build_probe_set()
         policy = self.model.policy
         obs_shape = tuple(self.model.observation_space.shape or ())
@@ -188,15 +148,12 @@ class CMNICallback(BaseCallback):
             )
         self.layers = layer_names(policy)
         egocentric = self.probe_set.swapped_observations is not None
-        self._columns = csv_columns(self.layers, egocentric)
+        self._columns = cmni_csv_columns(self.layers, egocentric)
         self._check_csv_header()
 
-        null_rec = record_activations(untrained_copy(policy, self.seed), self.probe_set.observations)
-        self.null_result = compute_cmni(null_rec.layers, self.probe_set.scenarios)
+        self.null_result, null_rec = untrained_null(policy, self.probe_set, self.seed)
         self.null_untrained = float(self.null_result.cmni)
-        atomic_savez(
-            self.stats_dir / "null_untrained.npz", self._stats_arrays(-1, self.null_result, null_rec, None, {}), fsync=False
-        )
+        atomic_savez(self.run.null_untrained_path, self._stats_arrays(-1, self.null_result, null_rec, None, {}), fsync=False)
 
         self._last_probe_step = None
         self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
@@ -231,11 +188,12 @@ class CMNICallback(BaseCallback):
         step = int(self.num_timesteps)
         measured = measure_policy(self.model.policy, self.probe_set, self.n_permutations, self.seed)
         result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
-        row = csv_row(step, result, perm, overlap, self.null_untrained, self._mean_episode_score())
+        score = episode_means(getattr(self.model, "ep_info_buffer", None) or []).get("score", math.nan)
+        row = csv_row(step, result, perm, overlap, self.null_untrained, score)
 
         self._log(step, result, perm, overlap)
         atomic_savez(
-            self.stats_path(step), self._stats_arrays(step, result, rec, perm, overlap, row["mean_episode_score"]), fsync=False
+            self.run.stats_path(step), self._stats_arrays(step, result, rec, perm, overlap, row["mean_episode_score"]), fsync=False
         )
         self._append_csv_row(row)
         self.history.append(row)
@@ -251,7 +209,7 @@ class CMNICallback(BaseCallback):
 
     # ---------------------------------------------------------------- helpers
     def _load_or_build_probe_set(self) -> ProbeSet:
-        path = self.probe_set_path
+        path = self.run.probe_set_path
         if path.exists():
             ps = ProbeSet.load(path)
             if ps.env_config != self.env_config.to_dict():
@@ -276,42 +234,21 @@ class CMNICallback(BaseCallback):
         A run killed without a final checkpoint resumes from an older one and probes the
         later steps again; their old rows (of a policy that no checkpoint holds) go.
         """
-        if not self.csv_path.exists():
+        if not self.run.cmni_csv.exists():
             return
-        with open(self.csv_path, newline="") as handle:
-            rows = list(csv.reader(handle))
-        header = rows[0] if rows else None
-        if header is not None and header != self._columns:
+        table = read_cmni_csv(self.run.cmni_csv)
+        if table.columns != self._columns:
             raise ValueError(
-                f"{str(self.csv_path)!r} has the columns {header}, but this run writes {self._columns}; "
+                f"{str(self.run.cmni_csv)!r} has the columns {table.columns}, but this run writes {self._columns}; "
                 "use a fresh run_dir"
             )
-        kept = [row for row in rows[1:] if row and int(float(row[0])) <= self.num_timesteps]
-        if len(kept) < len(rows) - 1:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows([self._columns, *kept])
-            atomic_write_text(self.csv_path, buffer.getvalue(), fsync=False)
+        kept = [row for row in table.rows if row["step"] <= self.num_timesteps]
+        if len(kept) < len(table.rows) or table.skipped:
+            write_cmni_csv(self.run.cmni_csv, self._columns, kept)
 
     def _append_csv_row(self, row: dict[str, float]) -> None:
-        old = self.csv_path.read_text() if self.csv_path.exists() else ""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if not old:
-            writer.writerow(self._columns)
-        elif not old.endswith("\n"):
-            buffer.write("\n")
-        writer.writerow([row[c] for c in self._columns])
-        atomic_write_text(self.csv_path, old + buffer.getvalue(), fsync=False)
-
-    def _mean_episode_score(self) -> float:
-        """Mean ``score`` (else ``r``) over ``model.ep_info_buffer``; NaN when empty."""
-        buffer = getattr(self.model, "ep_info_buffer", None)
-        entries = [e for e in (buffer or []) if isinstance(e, dict)]
-        if not entries:
-            return math.nan
-        key = "score" if all("score" in e for e in entries) else "r"
-        values = [float(np.mean(e[key])) for e in entries if key in e]
-        return float(np.mean(values)) if values else math.nan
+        rows = read_cmni_csv(self.run.cmni_csv).rows if self.run.cmni_csv.exists() else []
+        write_cmni_csv(self.run.cmni_csv, self._columns, [*rows, row])
 
     def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float]) -> None:
         """Record the probe's values and dump them at ``step``, leaving pending values of

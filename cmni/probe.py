@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from experiment.run_folder import cmni_csv_row
+
 from .metric import CMNIResult, compute_cmni
 from .overlap import self_other_overlap
 from .probe_set import ProbeSet
@@ -63,20 +65,18 @@ def csv_row(
     null_untrained: float,
     mean_episode_score: float,
 ) -> dict[str, float]:
-    """The ``cmni.csv`` row of one probe (columns of :func:`cmni.callback.csv_columns`)."""
-    row: dict[str, float] = {"step": int(step), "cmni_total": float(r.cmni)}
-    row.update({f"cmni_{n}": float(v) for n, v in r.per_layer.items()})
-    row["candidates"] = int(r.n_candidates)
-    row.update({f"candidates_{n}": int(v) for n, v in r.per_layer_n_candidates.items()})
-    row.update(
-        p_value=float(perm.p_value),
-        z_score=float(perm.z_score),
-        null_untrained=float(null_untrained),
-        null_permutation_mean=float(perm.null_mean),
-    )
-    row.update({f"overlap_{n}": float(v) for n, v in overlap.items()})
-    row["mean_episode_score"] = float(mean_episode_score)
-    return row
+    """The ``cmni.csv`` row of one probe (:func:`experiment.run_folder.cmni_csv_row`)."""
+    return cmni_csv_row(step, r.cmni, r.per_layer, r.n_candidates, r.per_layer_n_candidates, perm.p_value,
+                        perm.z_score, null_untrained, perm.null_mean, overlap, mean_episode_score)  # fmt: skip
+
+
+def untrained_null(policy: Any, probe_set: ProbeSet, seed: int) -> tuple[CMNIResult, RecordedActivations]:
+    """The CMNI of an untrained network of ``policy``'s shape (``cmni.recorder.untrained_copy``
+    seeded with ``seed``) on ``probe_set``, with its recorded activations."""
+    from .recorder import record_activations, untrained_copy
+
+    recorded = record_activations(untrained_copy(policy, seed), probe_set.observations)
+    return compute_cmni(recorded.layers, probe_set.scenarios), recorded
 
 
 def as_float64(layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from frogtoad_env import core
-from frogtoad_env.atomic import atomic_savez
+from experiment.atomic import atomic_savez
 from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import egocentric_layout, observation_space, observe, swap_self_other

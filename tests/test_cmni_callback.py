@@ -220,22 +220,19 @@ def test_on_step_returns_true_and_arguments_are_validated(tmp_path: Path) -> Non
 def test_probe_runs_with_one_blas_thread_and_restores_the_setting(tmp_path: Path, monkeypatch) -> None:
     from threadpoolctl import threadpool_info
 
-    import cmni.callback as callback_module
-
     def get_threads() -> int:
         return min(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
 
+    import cmni.probe as probe_module
+
     seen: list[int] = []
-    real = callback_module.compute_cmni
+    real = probe_module.compute_cmni
 
     def spy(*args, **kwargs):
         seen.append(get_threads())
         return real(*args, **kwargs)
 
-    import cmni.probe as probe_module
-
-    monkeypatch.setattr(callback_module, "compute_cmni", spy)  # the untrained-network null
-    monkeypatch.setattr(probe_module, "compute_cmni", spy)  # each probe
+    monkeypatch.setattr(probe_module, "compute_cmni", spy)  # the untrained-network null and each probe
     before = get_threads()
     model = _model(CFG, None)
     model.learn(192, callback=CMNICallback(tmp_path, CFG, probe_every=100, per_scenario=30, n_permutations=5))

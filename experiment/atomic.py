@@ -1,4 +1,4 @@
-"""Atomic file writes, shared by training checkpoints and the CMNI probe's files.
+"""Atomic file writes: every file of a run folder (checkpoints, config, probe files) goes through here.
 
 Each write goes to a temporary file in the target's folder, is flushed (and, by default,
 fsync'ed), then moved over the target with ``os.replace``: a reader, a crash or a Ctrl-C
