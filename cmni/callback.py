@@ -26,14 +26,16 @@ values at ``num_timesteps``, then restored for the next regular dump.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.save_util import load_from_zip_file
 from threadpoolctl import threadpool_limits
 
 from experiment.atomic import atomic_savez
@@ -157,6 +159,24 @@ class CMNICallback(BaseCallback):
 
         self._last_probe_step = None
         self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
+        self._probe_unprobed_checkpoints()
+
+    def _probe_unprobed_checkpoints(self) -> None:
+        """Probe every saved checkpoint up to now that has no ``cmni.csv`` row: a kill or an
+        interrupt between saving a checkpoint and probing it leaves one, and the probe
+        belongs to the checkpoint. Such a row has no episode score (NaN)."""
+        probed = {int(row["step"]) for row in read_cmni_csv(self.run.cmni_csv).rows} if self.run.cmni_csv.exists() else set()
+        for step, path in self.run.checkpoints():
+            if step > self.num_timesteps or step in probed:
+                continue
+            try:
+                _, params, _ = load_from_zip_file(path, device="cpu")
+            except Exception as error:  # a corrupt zip: training skips it too
+                warnings.warn(f"cannot probe checkpoint {path}: {' '.join(str(error).split())}", stacklevel=2)
+                continue
+            policy = copy.deepcopy(self.model.policy).to("cpu")
+            policy.load_state_dict(params["policy"])
+            self._probe(policy, step, math.nan)
 
     def _on_rollout_start(self) -> None:
         # A rollout starts right after the update that used every step so far, so the
@@ -181,14 +201,13 @@ class CMNICallback(BaseCallback):
         """
         if self.probe_set is None:
             raise RuntimeError("CMNICallback.probe() needs the probe set; training has not started")
-        with limit_blas_threads(self.blas_threads):
-            return self._probe()
-
-    def _probe(self) -> dict[str, float]:
-        step = int(self.num_timesteps)
-        measured = measure_policy(self.model.policy, self.probe_set, self.n_permutations, self.seed)
-        result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
         score = episode_means(getattr(self.model, "ep_info_buffer", None) or []).get("score", math.nan)
+        with limit_blas_threads(self.blas_threads):
+            return self._probe(self.model.policy, int(self.num_timesteps), score)
+
+    def _probe(self, policy: Any, step: int, score: float) -> dict[str, float]:
+        measured = measure_policy(policy, self.probe_set, self.n_permutations, self.seed)
+        result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
         row = csv_row(step, result, perm, overlap, self.null_untrained, score)
 
         self._log(step, result, perm, overlap)
@@ -248,7 +267,8 @@ class CMNICallback(BaseCallback):
 
     def _append_csv_row(self, row: dict[str, float]) -> None:
         rows = read_cmni_csv(self.run.cmni_csv).rows if self.run.cmni_csv.exists() else []
-        write_cmni_csv(self.run.cmni_csv, self._columns, [*rows, row])
+        rows = sorted([r for r in rows if r["step"] != row["step"]] + [row], key=lambda r: r["step"])
+        write_cmni_csv(self.run.cmni_csv, self._columns, rows)
 
     def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float]) -> None:
         """Record the probe's values and dump them at ``step``, leaving pending values of

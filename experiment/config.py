@@ -39,7 +39,7 @@ def check_net_arch(net_arch: Sequence[int]) -> tuple[int, ...]:
     if isinstance(net_arch, (str, bytes)) or not isinstance(net_arch, Sequence) or len(net_arch) == 0:
         raise ValueError(f"net_arch must be one or more positive integers, got {net_arch!r}")
     for units in net_arch:
-        check_int("every net_arch entry", units, maximum=MAX_UNITS)
+        check_int("net_arch entry", units, maximum=MAX_UNITS)
     return tuple(int(units) for units in net_arch)
 
 

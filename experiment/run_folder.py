@@ -19,11 +19,13 @@ Torch-free: reading a run folder never loads a network library.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +42,7 @@ CMNI_CSV = "cmni.csv"
 CMNI_STATS_DIR = "cmni"
 NULL_UNTRAINED_FILE = "null_untrained.npz"
 EVAL_DIR = "eval"
+LOCK_FILE = ".lock"
 _STEP_NAME = "step_{:012d}"
 _STEP_RE = re.compile(r"^step_(\d{12})\.(zip|npz)$")
 
@@ -237,6 +240,24 @@ class RunFolder:
     def latest_checkpoint(self) -> tuple[int, Path] | None:
         found = self.checkpoints()
         return found[-1] if found else None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the folder (created if absent) for the block, so two
+        processes never train in one run folder; RunError at once if another holds it.
+        The lock is the kernel's (``flock``): a killed process releases it."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / LOCK_FILE, "a")
+        except OSError as error:
+            raise RunError(f"cannot use the run folder {str(self.path)!r}: {one_line(error)}") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunError(f"another process is using the run folder {str(self.path)!r}; wait for it or "
+                               "stop it first") from None  # fmt: skip
+            yield
 
     def is_run(self) -> bool:
         return self.config_path.is_file()
