@@ -135,6 +135,7 @@ def make_probe_callback(config: TrainConfig, run: RunFolder) -> BaseCallback:
         seed=config.seed,
         per_scenario=config.probe_per_scenario,
         n_permutations=config.probe_permutations,
+        n_null_draws=config.probe_null_draws,
     )
 
 
