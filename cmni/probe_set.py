@@ -37,7 +37,7 @@ from frogtoad_env import core
 from experiment.atomic import atomic_savez
 from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.config import EnvConfig
-from frogtoad_env.observations import egocentric_layout, observation_space, observe, swap_self_other
+from frogtoad_env.observations import observation_space, observe, swap_self_other
 from frogtoad_env.scripted import scripted_actions
 
 __all__ = ["ProbeSet", "build_probe_set", "PROBE_SET_FORMAT_VERSION"]
@@ -344,13 +344,3 @@ def build_probe_set(
         env_config=env_config.to_dict(),
         seed=int(seed),
     )
-
-
-def scenario_from_observation(observations: np.ndarray, width: int) -> np.ndarray:
-    """Scenario codes read off egocentric observations' ``self/distress`` and
-    ``other/distress`` fields: ``(n,)`` int64. Equal to the true labels only when
-    ``veil == 0`` (a veiled observation may show the blocks in swapped order)."""
-    layout = egocentric_layout(width)
-    self_d = observations[:, layout["self/distress"]][:, 0] > 0.5
-    other_d = observations[:, layout["other/distress"]][:, 0] > 0.5
-    return self_d.astype(np.int64) + 2 * other_d.astype(np.int64)

@@ -22,7 +22,7 @@ import numpy as np
 
 from .metric import N_SCENARIOS, REQUIRED_SCENARIOS, ActivationsLike, mns_from_means, prepare_inputs, scenario_means
 
-__all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_ci"]
+__all__ = ["PermutationResult", "permutation_test"]
 
 #: Resamples processed per matrix product (bounds memory to a few tens of MB).
 _CHUNK = 64
@@ -64,41 +64,6 @@ class PermutationResult:
             "p_value": float(self.p_value),
             "z_score": float(self.z_score),
             "n_permutations": int(self.n_permutations),
-            "seed": self.seed,
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class BootstrapResult:
-    """Outcome of :func:`bootstrap_ci`.
-
-    Attributes:
-        low, high: percentile interval bounds, the ``(1 - confidence) / 2`` and
-            ``(1 + confidence) / 2`` quantiles of ``samples`` (numpy's default
-            linear interpolation).
-        samples: ``(n_boot,)`` bootstrap CMNI values.
-        confidence: interval coverage, in (0, 1).
-        observed: CMNI on the original probe set.
-        n_boot: number of bootstrap resamples.
-        seed: seed given to ``np.random.default_rng``.
-    """
-
-    low: float
-    high: float
-    samples: np.ndarray
-    confidence: float
-    observed: float
-    n_boot: int
-    seed: int | None
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-serialisable scalars (no samples)."""
-        return {
-            "low": float(self.low),
-            "high": float(self.high),
-            "confidence": float(self.confidence),
-            "observed": float(self.observed),
-            "n_boot": int(self.n_boot),
             "seed": self.seed,
         }
 
@@ -190,91 +155,5 @@ def permutation_test(
         p_value=p_value,
         z_score=float(z_score),
         n_permutations=k,
-        seed=seed,
-    )
-
-
-def _resampled_means(
-    rows: np.ndarray, batch: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Means of ``batch`` with-replacement resamples of ``rows``.
-
-    Args:
-        rows: ``(c, N)`` activations of one scenario's states.
-        batch: number of resamples B.
-        rng: generator (draws ``B * c`` integers).
-
-    Returns:
-        ``(B, N)`` mean over each resample of ``c`` states. The resample is
-        encoded as multiplicities ``(B, c)`` so the means are one matrix
-        product.
-    """
-    c = rows.shape[0]
-    draws = rng.integers(0, c, size=(batch, c))
-    offsets = (np.arange(batch) * c)[:, None]
-    multiplicity = np.bincount((draws + offsets).ravel(), minlength=batch * c)
-    return (multiplicity.reshape(batch, c).astype(np.float64) @ rows) / c
-
-
-def bootstrap_ci(
-    activations: ActivationsLike,
-    scenarios: Any,
-    n_boot: int = 200,
-    seed: int | None = 0,
-    confidence: float = 0.95,
-) -> BootstrapResult:
-    """Stratified bootstrap percentile interval for the CMNI.
-
-    Each resample draws, for each of the scenarios 0, 1, 2 separately, as many
-    probe states as that scenario has, with replacement, from that scenario's
-    states (so every scenario stays present with its original count).
-    Scenario 3 does not enter the CMNI and is not resampled.
-
-    Note: the CMNI sums ``min(delta_self, delta_other)`` only where both are
-    positive, so resampling noise tends to push it up; for activations that
-    carry no mirror signal the bootstrap distribution sits above the observed
-    value (the interval can even exclude it). Use :func:`permutation_test`
-    to judge whether a CMNI exceeds chance; use this interval for the
-    sampling spread of a CMNI with a clear signal.
-
-    Args:
-        activations: ``(n_states, n_neurons)`` or mapping
-            ``layer -> (n_states, n_layer_neurons)`` (layers concatenated).
-        scenarios: ``(n_states,)`` codes in {0, 1, 2, 3}.
-        n_boot: number of resamples >= 1.
-        seed: seed for ``np.random.default_rng``; same seed -> same result.
-        confidence: coverage of the interval, strictly between 0 and 1.
-
-    Returns:
-        A :class:`BootstrapResult`.
-
-    Raises:
-        ValueError: invalid inputs (as :func:`cmni.metric.compute_cmni`),
-            ``n_boot < 1`` or ``confidence`` outside (0, 1).
-    """
-    b_total = _check_count(n_boot, "n_boot")
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < confidence < 1.0):
-        raise ValueError(f"confidence must be a number strictly between 0 and 1; got {confidence!r}")
-    prepared = prepare_inputs(activations, scenarios)
-    matrix, codes = prepared.matrix, prepared.codes
-    means = scenario_means(matrix, codes)
-    observed = float(_cmni_from_means(means[0], means[1], means[2]))
-    groups = [matrix[codes == code] for code in REQUIRED_SCENARIOS]
-    rng = np.random.default_rng(seed)
-    samples = np.empty(b_total, dtype=np.float64)
-    for start in range(0, b_total, _CHUNK):
-        batch = min(_CHUNK, b_total - start)
-        mu = [_resampled_means(rows, batch, rng) for rows in groups]
-        samples[start : start + batch] = _cmni_from_means(mu[0], mu[1], mu[2])
-    alpha = 1.0 - float(confidence)
-    low, high = np.quantile(samples, [alpha / 2.0, 1.0 - alpha / 2.0])
-    samples.setflags(write=False)
-    return BootstrapResult(
-        low=float(low),
-        high=float(high),
-        samples=samples,
-        confidence=float(confidence),
-        observed=observed,
-        n_boot=b_total,
         seed=seed,
     )

@@ -156,10 +156,6 @@ class GameState:
     def copy(self) -> GameState:
         return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)})
 
-    def select(self, games: np.ndarray) -> GameState:
-        """The sub-batch of ``games`` (index or bool mask), as copies."""
-        return replace(self, **{f.name: getattr(self, f.name)[games].copy() for f in fields(self)})
-
     def assign(self, games: np.ndarray, other: GameState) -> None:
         """Overwrite ``games`` (index or bool mask) with the games of ``other``."""
         for f in fields(self):
