@@ -1,4 +1,4 @@
-"""The Checkpoint Mirror Neuron Index (CMNI), SPEC section 7.
+"""The Checkpoint Mirror Neuron Index (CMNI): the reference definition.
 
 Pure numpy; no torch import.
 
@@ -473,7 +473,7 @@ class CMNIResult:
 
 
 def compute_cmni(activations: ActivationsLike, scenarios: Any) -> CMNIResult:
-    """Compute the CMNI and per-neuron/scenario statistics (SPEC section 7).
+    """Compute the CMNI and per-neuron/scenario statistics (formula in the module docstring).
 
     Args:
         activations: float array ``(n_states, n_neurons)``, or a mapping

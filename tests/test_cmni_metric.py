@@ -1,4 +1,4 @@
-"""Rules of the CMNI metric (SPEC section 7) and of the self-other overlap score.
+"""Rules of the CMNI metric (defined in cmni/metric.py's docstring) and of the self-other overlap score.
 
 Every expected number below is worked out by hand in the test, from the
 definitions: mu_n(s) = mean activation of neuron n over the states of
@@ -77,7 +77,7 @@ def random_probe(
 # --------------------------------------------------------------------------- #
 
 
-def test_scenario_names_follow_the_spec_codes() -> None:
+def test_scenario_names_are_none_self_other_both_in_code_order() -> None:
     assert SCENARIO_NAMES == ("none", "self", "other", "both")
 
 

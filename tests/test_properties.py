@@ -55,7 +55,7 @@ def scenarios(draw: st.DrawFn, max_batch: int = 4, max_steps: int = 30) -> tuple
 
 @dataclass
 class Reference:
-    """SPEC §3 written out once more, plainly, for one game's action phase."""
+    """The action rules (the table in frogtoad_env/core.py's docstring) written out once more, plainly, for one game's action phase."""
 
     rough: list[bool]
     flies: set[int]
@@ -157,7 +157,7 @@ def test_invariants_hold_over_random_action_sequences(scenario: tuple) -> None:
 
 @SETTINGS
 @given(scenarios(max_steps=1), st.integers(0, 1), st.tuples(st.floats(0.0, 0.999), st.floats(0.0, 0.999)))
-def test_the_action_phase_matches_a_plain_reference_of_the_spec(
+def test_the_action_phase_matches_a_plain_reference_of_the_rules(
     scenario: tuple, first: int, rolls: tuple[float, float]
 ) -> None:
     state, dependency, actions, seed = scenario

@@ -1,4 +1,4 @@
-"""The rules of Frog and Toad (SPEC §2-6), one test per rule, from hand-built states.
+"""The rules of Frog and Toad (frogtoad_env/core.py's docstring), one test per rule, from hand-built states.
 
 Most tests drive :func:`frogtoad_env.core.step` with a *neutral* random stream: every
 number it hands out is 0.5, which spawns no fly (0.5 >= 0.01), lets every fly stay where
