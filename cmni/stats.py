@@ -1,16 +1,21 @@
-"""Null distribution and uncertainty for the CMNI (SPEC section 7, "Chance level").
+"""The CMNI's chance level: a label-permutation test.
 
 Pure numpy; no torch import.
 
-* :func:`permutation_test` shuffles the scenario labels over the probe states
-  and recomputes the CMNI, giving a one-sided p-value and a z-score for the
-  observed CMNI against "activations unrelated to the scenarios".
-* :func:`bootstrap_ci` resamples probe states with replacement *within* each
-  scenario and reports a percentile confidence interval for the CMNI.
+:func:`permutation_test` shuffles the scenario labels over the probe states and
+recomputes the CMNI, giving a one-sided p-value and a z-score for the observed CMNI
+against "activations unrelated to the scenarios". It accepts activations as an array
+``(n_states, n_neurons)`` or a mapping ``layer -> (n_states, n_layer_neurons)``,
+exactly like :func:`cmni.metric.compute_cmni`, and validates them the same way.
 
-Both accept activations as an array ``(n_states, n_neurons)`` or a mapping
-``layer -> (n_states, n_layer_neurons)``, exactly like
-:func:`cmni.metric.compute_cmni`, and validate them the same way.
+Why not ``scipy.stats.permutation_test``: it computes the same test (an
+``independent`` permutation of the four scenario samples, ``alternative="greater"``,
+the same p-value formula), but it hands each resample to the statistic as gathered
+copies of the states, while this module gets the scenario means of 64 label vectors
+from one matrix product. ``python benchmarks/cmni_speed.py`` runs both on the same
+8000 states x 256 neurons with K = 200, alternating, with one BLAS thread as in the
+training probe: 0.46 s here against 4.76 s for scipy (10.5x; 2-core CPU, Python 3.11).
+The test runs at every training probe, so it stays hand-vectorised.
 """
 
 from __future__ import annotations
@@ -68,13 +73,6 @@ class PermutationResult:
         }
 
 
-def _check_count(value: Any, name: str) -> int:
-    """Return ``value`` as an int >= 1 or raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
-
-
 def _cmni_from_means(mu_none: np.ndarray, mu_self: np.ndarray, mu_other: np.ndarray) -> np.ndarray:
     """CMNI from scenario means of shape ``(..., N)`` -> shape ``(...)``."""
     mns, _, _ = mns_from_means(mu_none, mu_self, mu_other)
@@ -130,7 +128,10 @@ def permutation_test(
         ValueError: invalid inputs (as :func:`cmni.metric.compute_cmni`) or
             ``n_permutations < 1``.
     """
-    k = _check_count(n_permutations, "n_permutations")
+    # imported here: the game package is heavy and ``import cmni`` is meant to stay cheap
+    from frogtoad_env.checks import check_int
+
+    k = check_int("n_permutations", n_permutations)
     prepared = prepare_inputs(activations, scenarios)
     matrix, codes = prepared.matrix, prepared.codes
     counts = np.bincount(codes, minlength=N_SCENARIOS)

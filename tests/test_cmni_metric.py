@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -417,14 +419,23 @@ def test_rejects_non_numeric_activations() -> None:
 @pytest.mark.parametrize("module", ["metric.py", "stats.py", "overlap.py"])
 def test_metric_modules_do_not_import_torch(module: str) -> None:
     tree = ast.parse((REPO_ROOT / "cmni" / module).read_text())
-    imported: set[str] = set()
+    full_names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
+            full_names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module.split(".")[0])
+            full_names.add(node.module)
+    imported = {name.split(".")[0] for name in full_names}
     assert "torch" not in imported
-    assert imported <= {"__future__", "collections", "dataclasses", "typing", "numpy"}
+    assert imported <= {"__future__", "collections", "dataclasses", "typing", "warnings", "numpy", "scipy", "frogtoad_env"}
+    # of the game package, only its argument checks
+    assert all(name == "frogtoad_env.checks" for name in full_names if name.startswith("frogtoad_env"))
+
+
+def test_import_cmni_loads_neither_scipy_nor_the_game() -> None:
+    # both are imported on first use, so that ``import cmni`` stays cheap
+    code = "import sys, cmni\nassert not {'scipy', 'frogtoad_env', 'numba'} & set(sys.modules), sorted(sys.modules)\n"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
 
 
 # --------------------------------------------------------------------------- #
