@@ -255,6 +255,15 @@ def test_constant_non_representable_values_give_exact_zero_moments() -> None:
     assert (result.kurtosis[:3] == 0.0).all()
 
 
+def test_constant_up_to_rounding_gives_zero_skewness_and_kurtosis_not_nan() -> None:
+    # max != min by one ulp, but the spread is lost to rounding: the moments are noise
+    acts = np.ones((9, 1))
+    acts[0, 0] = np.nextafter(1.0, 2.0)
+    result = compute_cmni(acts, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    assert result.skewness[0, 0] == 0.0 and result.kurtosis[0, 0] == 0.0
+    assert 0.0 < result.variance[0, 0] < 1e-30
+
+
 def test_result_arrays_have_per_scenario_per_neuron_shape() -> None:
     acts, scenarios = random_probe(n_states=40, n_neurons=6, seed=1)
     result = compute_cmni(acts, scenarios)
