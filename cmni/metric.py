@@ -1,6 +1,6 @@
 """The Checkpoint Mirror Neuron Index (CMNI): the reference definition.
 
-Pure numpy; no torch import.
+numpy, and scipy.stats for the moments; no torch import.
 
 For one checkpoint, a fixed probe set of ``n_states`` states is labelled with a
 scenario code per state (see :data:`SCENARIO_NAMES`) and every probed neuron's

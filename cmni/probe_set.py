@@ -1,13 +1,13 @@
 """A fixed, balanced probe set of game states for the CMNI.
 
-The CMNI (:mod:`cmni.metric`) compares a network's activations across the four
-scenarios of :func:`frogtoad_env.core.scenario_codes` (0 none, 1 self/"act", 2
-other/"observe", 3 both). This module builds the states it
-is measured on: a seeded rollout of the batched rules core with a mix of scripted
-and uniformly random play, observed exactly as the training env observes them (same
-``obs_mode`` and ``veil``), labelled with the *true* distress flags from the observing
-player's point of view (:func:`frogtoad_env.core.scenario_codes`), then subsampled to
-exactly ``per_scenario`` states per scenario.
+The CMNI (:mod:`cmni.metric`) compares a network's activations across the four scenarios
+of :func:`frogtoad_env.core.scenario_codes` (0 none, 1 self/"act", 2 other/"observe", 3
+both). This module builds the states it is measured on: a seeded rollout of the batched
+rules core with a mix of scripted and uniformly random play, observed exactly as the
+training env observes them (same ``obs_mode`` and ``veil``), labelled with the *true*
+distress flags from the observing player's point of view
+(:func:`frogtoad_env.core.scenario_codes`), then subsampled to exactly ``per_scenario``
+states per scenario.
 
 Numpy only (plus the numba-compiled core); no torch import.
 

@@ -1,6 +1,6 @@
 """The CMNI's chance level: a label-permutation test.
 
-Pure numpy; no torch import.
+Pure numpy (plus the shared argument checks of :mod:`frogtoad_env.checks`); no torch import.
 
 :func:`permutation_test` shuffles the scenario labels over the probe states and
 recomputes the CMNI, giving a one-sided p-value and a z-score for the observed CMNI
