@@ -3,10 +3,13 @@
 Agents
     ``"frog"`` and ``"toad"``, identical abilities, both act every step.
 
+Rules
+    Stated once, in the docstring of :mod:`frogtoad_env.core`: what each action does,
+    the seeded random order in which the two actions resolve, distress and the four
+    scenarios, scrolling, terrain and flies.
+
 Action space
-    ``Discrete(4)`` for both: 0 hop, 1 jump, 2 leap, 3 help (rules in
-    :mod:`frogtoad_env.core`). The two actions resolve in a random order drawn each step
-    from the seeded generator, so neither name is favoured.
+    ``Discrete(4)`` for both: 0 hop, 1 jump, 2 leap, 3 help.
 
 Observation space
     ``Box(0, 1, (4W + 30,), float32)`` in ``"egocentric"`` mode (158 numbers at
@@ -19,8 +22,7 @@ Reward
     ``prosocial`` weight: ``(1 - prosocial) * own + prosocial * partner``.
 
 Start state
-    All-solid ground, no flies, frog at ``W//2 - 1`` and toad at ``W//2``, 20 energy
-    each, scores 0.
+    :func:`frogtoad_env.core.new_games` (the "World" paragraph of the rules).
 
 Episode end
     There is no terminal state: every agent is truncated after ``max_steps`` steps
@@ -28,10 +30,10 @@ Episode end
     :class:`gymnasium.error.ResetNeeded` until :meth:`reset` is called.
 
 Info
-    ``infos[agent]`` holds ``distress``, ``partner_distress``, ``scenario`` (0 none,
-    1 self, 2 other, 3 both), ``energy``, ``score``, ``position``, ``stalled``,
-    ``points``, ``hopped``, ``leaped``, ``caught_fly``, ``helped``, ``energy_given``,
-    ``assisted_leap`` and ``went_first``.
+    ``infos[agent]`` holds ``distress``, ``partner_distress``, ``scenario`` (the code of
+    :func:`frogtoad_env.core.scenario_codes`), ``energy``, ``score``, ``position``,
+    ``stalled``, ``points``, ``hopped``, ``leaped``, ``caught_fly``, ``helped``,
+    ``energy_given``, ``assisted_leap`` and ``went_first``.
 """
 
 from __future__ import annotations

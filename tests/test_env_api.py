@@ -63,28 +63,28 @@ def assert_same_trajectory(a: list[tuple], b: list[tuple]) -> None:
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_parallel_api(name: str) -> None:
+def test_the_parallel_env_passes_pettingzoos_parallel_api_test(name: str) -> None:
     parallel_api_test(frogtoad_env.parallel_env(**CONFIGS[name]), num_cycles=1000)
 
 
 @pytest.mark.filterwarnings("ignore:We recommend agents to be named")
 @pytest.mark.parametrize("name", CONFIGS)
-def test_aec_api(name: str) -> None:
+def test_the_aec_env_passes_pettingzoos_api_test(name: str) -> None:
     api_test(frogtoad_env.env(**CONFIGS[name]), num_cycles=1000)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_parallel_seed(name: str) -> None:
+def test_the_parallel_env_passes_pettingzoos_parallel_seed_test(name: str) -> None:
     parallel_seed_test(functools.partial(frogtoad_env.parallel_env, **CONFIGS[name]))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_aec_seed(name: str) -> None:
+def test_the_aec_env_passes_pettingzoos_seed_test(name: str) -> None:
     seed_test(functools.partial(frogtoad_env.env, **CONFIGS[name]))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_render_all_modes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_render_mode_passes_pettingzoos_render_test(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     render_test(functools.partial(frogtoad_env.env, **CONFIGS[name]))
     assert "frog energy" in capsys.readouterr().out
 
@@ -269,6 +269,15 @@ def test_truncation_comes_exactly_at_max_steps(max_steps: int) -> None:
 # --- infos -------------------------------------------------------------------------------
 
 
+#: The rules' four scenarios, written out: (self distressed, partner distressed) -> code.
+SCENARIO_BY_DISTRESS: dict[tuple[bool, bool], int] = {
+    (False, False): 0,  # none
+    (True, False): 1,  # self ("act")
+    (False, True): 2,  # other ("observe")
+    (True, True): 3,  # both
+}
+
+
 def test_infos_carry_every_key_and_agree_with_the_state() -> None:
     env = frogtoad_env.parallel_env(max_steps=300)
     _, infos = env.reset(seed=3)
@@ -283,7 +292,7 @@ def test_infos_carry_every_key_and_agree_with_the_state() -> None:
             assert set(info) == INFO_KEYS
             assert info["distress"] == bool(game.distress[0, p])
             assert info["partner_distress"] == bool(game.distress[0, 1 - p])
-            assert info["scenario"] == int(game.distress[0, p]) + 2 * int(game.distress[0, 1 - p])
+            assert info["scenario"] == SCENARIO_BY_DISTRESS[(info["distress"], info["partner_distress"])]
             assert info["energy"] == game.energy[0, p]
             assert info["score"] == game.score[0, p]
             assert info["position"] == game.position[0, p]
