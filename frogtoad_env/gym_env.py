@@ -19,6 +19,7 @@ from typing import Any, Callable, Union
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
 
 from frogtoad_env import core
 from frogtoad_env.parallel_env import FrogToadParallelEnv, as_action
@@ -57,8 +58,11 @@ class FrogToadGymEnv(gym.Env):
         return observations[self.player], infos[self.player]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        partner_action = self._partner_policy(self)
-        actions = {self.player: as_action(action, self.player), self.partner: partner_action}
+        # checked before the partner acts: a refused step must not advance its generator or call it
+        player_action = as_action(action, self.player)
+        if not self.parallel_env.agents:
+            raise ResetNeeded("the episode is over (or never started): call reset() before step()")
+        actions = {self.player: player_action, self.partner: self._partner_policy(self)}
         observations, rewards, terminations, truncations, infos = self.parallel_env.step(actions)
         self._partner_obs = observations[self.partner]
         return (

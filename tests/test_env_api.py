@@ -216,6 +216,19 @@ def test_a_rejected_action_leaves_the_game_untouched(env: frogtoad_env.FrogToadP
         np.testing.assert_array_equal(getattr(env.game, name), getattr(before, name))
 
 
+@pytest.mark.parametrize("width", [1025, 10**9])
+def test_a_width_above_the_bound_is_rejected_before_anything_is_allocated(width: int) -> None:
+    with pytest.raises(ValueError, match=rf"width must be <= 1024.*got {width}"):
+        frogtoad_env.parallel_env(width=width)
+
+
+def test_the_widest_allowed_strip_plays() -> None:
+    env = frogtoad_env.parallel_env(width=1024)
+    env.reset(seed=0)
+    obs, *_ = env.step({"frog": HOP, "toad": LEAP})
+    assert obs["frog"].shape == (4 * 1024 + 30,)
+
+
 @pytest.mark.parametrize("width", [7, 0, -3, 8.0, "32", True])
 def test_a_bad_width_is_rejected(width: Any) -> None:
     with pytest.raises(ValueError, match=rf"width must be an integer >= 8, got {width!r}"):
@@ -287,6 +300,59 @@ def test_truncation_comes_exactly_at_max_steps(max_steps: int) -> None:
     env.reset()
     assert env.agents == ["frog", "toad"]
     env.step({"frog": 0, "toad": 0})
+
+
+def aec_digest(env: Any, actions: list[Any]) -> str:
+    """Digest of ``env.last()`` after each of ``actions``, stepped in turn."""
+    digest = TrajectoryDigest()
+    for action in actions:
+        env.step(action)
+        digest.feed(env.last())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("bad_action", [4, -1, 2.5, "hop"])
+def test_the_aec_env_refuses_a_bad_action_on_the_step_that_gives_it(bad_action: Any) -> None:
+    env = frogtoad_env.env()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action for 'frog' must be"):
+        env.step(bad_action)
+    assert env.agent_selection == "frog"
+    reference = frogtoad_env.env()
+    reference.reset(seed=0)
+    actions = [HOP, LEAP, JUMP, HOP, HELP, HOP]
+    assert aec_digest(env, actions) == aec_digest(reference, actions)
+
+
+def test_the_aec_env_refuses_a_bad_toad_action_naming_the_toad() -> None:
+    env = frogtoad_env.env()
+    env.reset(seed=0)
+    env.step(HOP)
+    with pytest.raises(ValueError, match=r"action for 'toad' must be in 0\.\.3.*got 9"):
+        env.step(9)
+    assert env.agent_selection == "toad"
+    env.step(HOP)
+    assert env.infos["frog"]["points"] == 1 and env.infos["toad"]["points"] == 1
+
+
+def test_an_aec_action_for_a_truncated_agent_is_refused_naming_it_and_none_still_works() -> None:
+    env = frogtoad_env.env(max_steps=1)
+    env.reset(seed=0)
+    env.step(HOP)
+    env.step(HOP)
+    assert env.truncations == {"frog": True, "toad": True}
+    with pytest.raises(ValueError, match=r"'frog' is truncated.*only valid action is None.*reset\(\)"):
+        env.step(HOP)
+    for agent in AGENTS:
+        assert env.agent_selection == agent
+        env.step(None)
+    assert env.agents == []
+
+
+def test_aec_to_parallel_unwraps_the_aec_env_to_the_parallel_one() -> None:
+    from pettingzoo.utils.conversions import aec_to_parallel
+
+    assert isinstance(aec_to_parallel(frogtoad_env.env()), frogtoad_env.FrogToadParallelEnv)
 
 
 # --- infos -------------------------------------------------------------------------------
