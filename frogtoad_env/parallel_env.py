@@ -43,10 +43,17 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 from gymnasium.utils import seeding
+from numba import njit
 from pettingzoo import ParallelEnv
 
 from frogtoad_env import core
 from frogtoad_env.config import RENDER_MODES, EnvConfig, check_render_mode
+from frogtoad_env.core import FLAG_ASSISTED_LEAP, FLAG_HELPED, FLAG_HOPPED, FLAG_JUMPED_FLY, FLAG_LEAPED, N_FLAGS
+# The compiled kernels behind core.step and observations.observe: one game's step calls them
+# from one compiled function (_step_one_game), so it pays one numba dispatch instead of two
+# plus the batched wrappers' checks and allocations.
+from frogtoad_env.core import _step_kernel
+from frogtoad_env.observations import _egocentric_kernel, _paper_kernel
 from frogtoad_env.observations import egocentric_layout, observation_space, observe, paper_layout
 from frogtoad_env.render import render_ansi, render_rgb
 
@@ -73,6 +80,15 @@ class FrogToadParallelEnv(ParallelEnv):
         self.game: core.GameState | None = None
         self.stream: core.RandomStream | None = None
         self._rules = self.config.rules
+        # per-step constants and the info buffers _step_one_game fills (see _write_infos)
+        self._obs_shape = (1, 2, obs_space.shape[0])
+        self._randoms_per_step = core.randoms_per_step(width) + 2 * 2  # + observe's veil draws
+        self._kernel_knobs = (
+            float(self._rules.dependency), float(self._rules.rough_rate_step), float(self._rules.rough_rate_max),
+            self.config.obs_mode == "paper", float(self.config.veil),
+        )
+        self._info_ints = np.zeros((2, N_INFO_INTS), dtype=np.int64)
+        self._info_flags = np.zeros((2, N_INFO_FLAGS), dtype=np.bool_)
 
     def observation_space(self, agent: AgentID) -> spaces.Box:
         return self.observation_spaces[agent]
@@ -87,10 +103,14 @@ class FrogToadParallelEnv(ParallelEnv):
         if seed is not None or self.stream is None:
             self.np_random, self.np_random_seed = seeding.np_random(seed)
             self.stream = core.RandomStream(self.np_random)
-        self.game = core.new_games(1, self._rules)
+        game = self.game = core.new_games(1, self._rules)
         self.agents = list(self.possible_agents)
-        observations = self._observe()
-        infos = self._infos(core.StepEvents.empty_for(self.game))
+        obs = observe(game, self.config.obs_mode, self.config.veil, self.stream)
+        events = core.StepEvents.empty_for(game)
+        _write_infos(game.distress, game.energy, game.score, game.position, events.points, events.energy_given,
+                     events.flags, events.first_mover, self._info_ints, self._info_flags)  # fmt: skip
+        observations = {"frog": obs[0, 0], "toad": obs[0, 1]}
+        infos = self._infos()
         if self.render_mode == "human":
             self.render()
         return observations, infos
@@ -105,24 +125,32 @@ class FrogToadParallelEnv(ParallelEnv):
         """Both agents act at once; returns observations, rewards, terminations, truncations, infos."""
         if self.game is None or not self.agents:
             raise ResetNeeded("the episode is over (or never started): call reset() before step()")
-        action_array = self._action_array(actions)
-        events = core.step(self.game, action_array, self._rules, self.stream)
-        points = events.points[0].tolist()
+        frog, toad = self._actions(actions)
+        game, stream = self.game, self.stream
+        if stream.buffer.shape[0] - stream.cursor[0] < self._randoms_per_step:
+            stream.reserve(self._randoms_per_step)
+        obs = np.zeros(self._obs_shape, dtype=np.float32)
+        _step_one_game(
+            game.rough, game.flies, game.position, game.energy, game.score, game.rough_rate,
+            game.patch_rough_left, game.patch_solid_due, game.last_action, game.display_code, game.distress,
+            game.steps, frog, toad, *self._kernel_knobs, stream.buffer, stream.cursor, obs,
+            self._info_ints, self._info_flags,
+        )  # fmt: skip
+        infos = self._infos()
+        points_frog, points_toad = infos["frog"]["points"], infos["toad"]["points"]
         w = self.config.prosocial
         rewards = {
-            "frog": (1.0 - w) * points[0] + w * points[1],
-            "toad": (1.0 - w) * points[1] + w * points[0],
+            "frog": (1.0 - w) * points_frog + w * points_toad,
+            "toad": (1.0 - w) * points_toad + w * points_frog,
         }
-        truncated = int(self.game.steps[0]) >= self.config.max_steps
-        observations = self._observe()
-        infos = self._infos(events)
-        terminations = {agent: False for agent in self.agents}
-        truncations = {agent: truncated for agent in self.agents}
+        truncated = int(game.steps[0]) >= self.config.max_steps
+        terminations = {"frog": False, "toad": False}
+        truncations = {"frog": truncated, "toad": truncated}
         if truncated:
             self.agents = []
         if self.render_mode == "human":
             self.render()
-        return observations, rewards, terminations, truncations, infos
+        return {"frog": obs[0, 0], "toad": obs[0, 1]}, rewards, terminations, truncations, infos
 
     def render(self) -> str | np.ndarray | None:
         """``"ansi"``: the text view; ``"rgb_array"``: (40, 8W, 3) uint8; ``"human"``: print it."""
@@ -150,50 +178,103 @@ class FrogToadParallelEnv(ParallelEnv):
             raise ResetNeeded("call reset() before state()")
         return observe(self.game, self.config.obs_mode)[0, 0]
 
-    def _observe(self) -> dict[AgentID, np.ndarray]:
-        obs = observe(self.game, self.config.obs_mode, self.config.veil, self.stream)
-        return {"frog": obs[0, 0], "toad": obs[0, 1]}
-
-    def _action_array(self, actions: Mapping[AgentID, Any]) -> np.ndarray:
+    def _actions(self, actions: Mapping[AgentID, Any]) -> tuple[int, int]:
+        """The frog's and toad's action ids, or ValueError naming what is wrong."""
+        if type(actions) is dict and len(actions) == 2:  # the common case, checked without a call
+            frog, toad = actions.get("frog"), actions.get("toad")
+            if type(frog) is int and type(toad) is int and 0 <= frog < core.N_ACTIONS and 0 <= toad < core.N_ACTIONS:
+                return frog, toad
         if not isinstance(actions, Mapping):
             raise ValueError(f"actions must be a dict {{agent: action}} for agents {self.agents}, got {type(actions).__name__}")
         if actions.keys() != set(self.agents):
             missing = sorted(set(self.agents) - set(actions))
             unknown = sorted(set(actions) - set(self.agents), key=str)
             raise ValueError(f"actions must have exactly the keys {self.agents}; missing {missing}, unknown {unknown}")
-        return np.array([[as_action(actions["frog"], "frog"), as_action(actions["toad"], "toad")]], dtype=np.int64)
+        return as_action(actions["frog"], "frog"), as_action(actions["toad"], "toad")
 
-    def _infos(self, events: core.StepEvents) -> dict[AgentID, dict[str, Any]]:
-        game = self.game
-        distress = game.distress[0].tolist()
-        energy = game.energy[0].tolist()
-        score = game.score[0].tolist()
-        position = game.position[0].tolist()
-        points = events.points[0].tolist()
-        flags = events.flags[0].tolist()
-        given = events.energy_given[0].tolist()
-        first = int(events.first_mover[0])
+    def _infos(self) -> dict[AgentID, dict[str, Any]]:
+        """The info dicts from the buffers :func:`_write_infos` filled (columns as documented there)."""
         infos = {}
-        for p, agent in enumerate(self.possible_agents):
-            q = 1 - p
+        for agent, i, f in zip(self.possible_agents, self._info_ints.tolist(), self._info_flags.tolist()):
             infos[agent] = {
-                "distress": distress[p],
-                "partner_distress": distress[q],
-                "scenario": int(distress[p]) + 2 * int(distress[q]),
-                "energy": energy[p],
-                "score": score[p],
-                "position": position[p],
-                "stalled": energy[p] == 0,
-                "points": points[p],
-                "hopped": flags[p][core.FLAG_HOPPED],
-                "leaped": flags[p][core.FLAG_LEAPED],
-                "caught_fly": flags[p][core.FLAG_JUMPED_FLY],
-                "helped": flags[p][core.FLAG_HELPED],
-                "energy_given": given[p],
-                "assisted_leap": flags[p][core.FLAG_ASSISTED_LEAP],
-                "went_first": first == p,
+                "distress": f[0],
+                "partner_distress": f[1],
+                "scenario": i[0],
+                "energy": i[1],
+                "score": i[2],
+                "position": i[3],
+                "stalled": f[2],
+                "points": i[4],
+                "hopped": f[3],
+                "leaped": f[4],
+                "caught_fly": f[5],
+                "helped": f[6],
+                "energy_given": i[5],
+                "assisted_leap": f[7],
+                "went_first": f[8],
             }
         return infos
+
+
+N_INFO_INTS, N_INFO_FLAGS = 6, 9
+
+
+@njit(cache=True)
+def _write_infos(distress, energy, score, position, points, energy_given, flags, first_mover, ints, bools):  # pragma: no cover
+    """Each player's info values of game 0, as (2, 6) ints and (2, 9) flags.
+
+    ints: scenario, energy, score, position, points, energy_given.
+    flags: distress, partner_distress, stalled, hopped, leaped, caught_fly, helped,
+    assisted_leap, went_first. The scenario code is that of :func:`core.scenario_codes`.
+    """
+    for p in range(2):
+        q = 1 - p
+        ints[p, 0] = distress[0, p] + 2 * distress[0, q]
+        ints[p, 1] = energy[0, p]
+        ints[p, 2] = score[0, p]
+        ints[p, 3] = position[0, p]
+        ints[p, 4] = points[0, p]
+        ints[p, 5] = energy_given[0, p]
+        bools[p, 0] = distress[0, p]
+        bools[p, 1] = distress[0, q]
+        bools[p, 2] = energy[0, p] == 0
+        bools[p, 3] = flags[0, p, FLAG_HOPPED]
+        bools[p, 4] = flags[0, p, FLAG_LEAPED]
+        bools[p, 5] = flags[0, p, FLAG_JUMPED_FLY]
+        bools[p, 6] = flags[0, p, FLAG_HELPED]
+        bools[p, 7] = flags[0, p, FLAG_ASSISTED_LEAP]
+        bools[p, 8] = first_mover[0] == p
+
+
+@njit(cache=True)
+def _step_one_game(  # pragma: no cover - compiled
+    rough, flies, position, energy, score, rough_rate, patch_rough_left, patch_solid_due,
+    last_action, display_code, distress, steps, frog, toad,
+    dependency, rate_step, rate_max, paper, veil, rand, cursor, obs, info_ints, info_flags,
+):  # fmt: skip
+    """``core.step`` then ``observations.observe`` for a batch of one game, then its infos.
+
+    The actions are valid (checked by the caller); ``rand`` holds enough numbers for the
+    step and the veil; ``obs`` is a zeroed (1, 2, obs_size) float32 array.
+    """
+    actions = np.empty((1, 2), dtype=np.int64)
+    actions[0, 0] = frog
+    actions[0, 1] = toad
+    points = np.zeros((1, 2), dtype=np.int64)
+    energy_given = np.zeros((1, 2), dtype=np.int64)
+    first_mover = np.full(1, -1, dtype=np.int64)
+    flags = np.zeros((1, 2, N_FLAGS), dtype=np.bool_)
+    _step_kernel(
+        rough, flies, position, energy, score, rough_rate, patch_rough_left, patch_solid_due,
+        last_action, display_code, distress, steps, actions, np.full(1, -1, dtype=np.int64),
+        np.full((1, 2), -1.0), dependency, rate_step, rate_max, rand, cursor,
+        points, energy_given, first_mover, np.zeros(1, dtype=np.int64), flags,
+    )  # fmt: skip
+    if paper:
+        _paper_kernel(rough, flies, position, energy, distress, last_action, display_code, veil, rand, cursor, obs)
+    else:
+        _egocentric_kernel(rough, flies, position, energy, distress, last_action, display_code, veil, rand, cursor, obs)
+    _write_infos(distress, energy, score, position, points, energy_given, flags, first_mover, info_ints, info_flags)
 
 
 def as_action(value: Any, agent: str) -> int:
