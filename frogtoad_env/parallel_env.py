@@ -49,10 +49,7 @@ from pettingzoo import ParallelEnv
 from frogtoad_env import core
 from frogtoad_env.config import RENDER_MODES, EnvConfig, check_render_mode
 from frogtoad_env.core import FLAG_ASSISTED_LEAP, FLAG_HELPED, FLAG_HOPPED, FLAG_JUMPED_FLY, FLAG_LEAPED, N_FLAGS
-# The compiled kernels behind core.step and observations.observe: one game's step calls them
-# from one compiled function (_step_one_game), so it pays one numba dispatch instead of two
-# plus the batched wrappers' checks and allocations.
-from frogtoad_env.core import _step_kernel
+from frogtoad_env.core import _step_kernel  # called directly by _SingleGameStepper
 from frogtoad_env.observations import _egocentric_kernel, _paper_kernel
 from frogtoad_env.observations import egocentric_layout, observation_space, observe, paper_layout
 from frogtoad_env.render import render_ansi, render_rgb
@@ -80,15 +77,7 @@ class FrogToadParallelEnv(ParallelEnv):
         self.game: core.GameState | None = None
         self.stream: core.RandomStream | None = None
         self._rules = self.config.rules
-        # per-step constants and the info buffers _step_one_game fills (see _write_infos)
-        self._obs_shape = (1, 2, obs_space.shape[0])
-        self._randoms_per_step = core.randoms_per_step(width) + 2 * 2  # + observe's veil draws
-        self._kernel_knobs = (
-            float(self._rules.dependency), float(self._rules.rough_rate_step), float(self._rules.rough_rate_max),
-            self.config.obs_mode == "paper", float(self.config.veil),
-        )
-        self._info_ints = np.zeros((2, N_INFO_INTS), dtype=np.int64)
-        self._info_flags = np.zeros((2, N_INFO_FLAGS), dtype=np.bool_)
+        self._stepper = _SingleGameStepper(self.config)
 
     def observation_space(self, agent: AgentID) -> spaces.Box:
         return self.observation_spaces[agent]
@@ -103,14 +92,11 @@ class FrogToadParallelEnv(ParallelEnv):
         if seed is not None or self.stream is None:
             self.np_random, self.np_random_seed = seeding.np_random(seed)
             self.stream = core.RandomStream(self.np_random)
-        game = self.game = core.new_games(1, self._rules)
+        self.game = core.new_games(1, self._rules)
         self.agents = list(self.possible_agents)
-        obs = observe(game, self.config.obs_mode, self.config.veil, self.stream)
-        events = core.StepEvents.empty_for(game)
-        _write_infos(game.distress, game.energy, game.score, game.position, events.points, events.energy_given,
-                     events.flags, events.first_mover, self._info_ints, self._info_flags)  # fmt: skip
+        obs = self._stepper.start(self.game, self.stream)
         observations = {"frog": obs[0, 0], "toad": obs[0, 1]}
-        infos = self._infos()
+        infos = self._stepper.infos()
         if self.render_mode == "human":
             self.render()
         return observations, infos
@@ -126,24 +112,15 @@ class FrogToadParallelEnv(ParallelEnv):
         if self.game is None or not self.agents:
             raise ResetNeeded("the episode is over (or never started): call reset() before step()")
         frog, toad = self._actions(actions)
-        game, stream = self.game, self.stream
-        if stream.buffer.shape[0] - stream.cursor[0] < self._randoms_per_step:
-            stream.reserve(self._randoms_per_step)
-        obs = np.zeros(self._obs_shape, dtype=np.float32)
-        _step_one_game(
-            game.rough, game.flies, game.position, game.energy, game.score, game.rough_rate,
-            game.patch_rough_left, game.patch_solid_due, game.last_action, game.display_code, game.distress,
-            game.steps, frog, toad, *self._kernel_knobs, stream.buffer, stream.cursor, obs,
-            self._info_ints, self._info_flags,
-        )  # fmt: skip
-        infos = self._infos()
+        obs = self._stepper.step(self.game, self.stream, frog, toad)
+        infos = self._stepper.infos()
         points_frog, points_toad = infos["frog"]["points"], infos["toad"]["points"]
         w = self.config.prosocial
         rewards = {
             "frog": (1.0 - w) * points_frog + w * points_toad,
             "toad": (1.0 - w) * points_toad + w * points_frog,
         }
-        truncated = int(game.steps[0]) >= self.config.max_steps
+        truncated = int(self.game.steps[0]) >= self.config.max_steps
         terminations = {"frog": False, "toad": False}
         truncations = {"frog": truncated, "toad": truncated}
         if truncated:
@@ -192,10 +169,73 @@ class FrogToadParallelEnv(ParallelEnv):
             raise ValueError(f"actions must have exactly the keys {self.agents}; missing {missing}, unknown {unknown}")
         return as_action(actions["frog"], "frog"), as_action(actions["toad"], "toad")
 
-    def _infos(self) -> dict[AgentID, dict[str, Any]]:
-        """The info dicts from the buffers :func:`_write_infos` filled (columns as documented there)."""
+
+
+class _SingleGameStepper:
+    """``core.step``, ``observations.observe`` and the infos for one game, at little cost.
+
+    For a batch of one, the batched entry points' shape checks and per-call allocations
+    cost more than the rules themselves; this calls the same compiled kernels with buffers
+    allocated once. It calls them one by one from Python rather than from one compiled
+    function because numba's cache notices only edits of a function's own file: a compiled
+    caller here would keep running the old rules after ``core.py`` changed.
+    """
+
+    def __init__(self, config: EnvConfig) -> None:
+        rules = config.rules
+        self.knobs = (float(rules.dependency), float(rules.rough_rate_step), float(rules.rough_rate_max))
+        self.obs_mode, self.veil = config.obs_mode, float(config.veil)
+        self.observe_kernel = _paper_kernel if config.obs_mode == "paper" else _egocentric_kernel
+        self.obs_shape = (1, 2, observation_space(config.obs_mode, config.width).shape[0])
+        # the step's draws plus observe's veil draws (at most two per viewer)
+        self.randoms_per_step = core.randoms_per_step(config.width) + 2 * 2
+        self.actions = np.zeros((1, 2), dtype=np.int64)
+        self.draw_first_mover = np.full(1, -1, dtype=np.int64)  # -1: drawn from the stream
+        self.draw_help_rolls = np.full((1, 2), -1.0)  # -1: drawn from the stream
+        self.first_mover = np.full(1, -1, dtype=np.int64)
+        self.shift = np.zeros(1, dtype=np.int64)
+        self.info_ints = np.zeros((2, _N_INFO_INTS), dtype=np.int64)
+        self.info_flags = np.zeros((2, _N_INFO_FLAGS), dtype=np.bool_)
+
+    def start(self, game: core.GameState, stream: core.RandomStream) -> np.ndarray:
+        """Observations (1, 2, obs_size) of a new game; :meth:`infos` then describe it."""
+        obs = observe(game, self.obs_mode, self.veil, stream)
+        none = np.zeros((1, 2), dtype=np.int64)
+        _write_infos(game.distress, game.energy, game.score, game.position, none, none,
+                     np.zeros((1, 2, N_FLAGS), dtype=np.bool_), np.full(1, -1, dtype=np.int64),
+                     self.info_ints, self.info_flags)  # fmt: skip
+        return obs
+
+    def step(self, game: core.GameState, stream: core.RandomStream, frog: int, toad: int) -> np.ndarray:
+        """``core.step`` with valid actions ``frog``, ``toad``; returns the new observations
+        (1, 2, obs_size), and :meth:`infos` then describe the step."""
+        if stream.buffer.shape[0] - stream.cursor[0] < self.randoms_per_step:
+            stream.reserve(self.randoms_per_step)
+        self.actions[0, 0] = frog
+        self.actions[0, 1] = toad
+        points = np.zeros((1, 2), dtype=np.int64)
+        energy_given = np.zeros((1, 2), dtype=np.int64)
+        flags = np.zeros((1, 2, N_FLAGS), dtype=np.bool_)
+        # the arguments of core.step's own kernel call, for a batch of one
+        _step_kernel(
+            game.rough, game.flies, game.position, game.energy, game.score,
+            game.rough_rate, game.patch_rough_left, game.patch_solid_due,
+            game.last_action, game.display_code, game.distress, game.steps,
+            self.actions, self.draw_first_mover, self.draw_help_rolls, *self.knobs,
+            stream.buffer, stream.cursor,
+            points, energy_given, self.first_mover, self.shift, flags,
+        )  # fmt: skip
+        obs = np.zeros(self.obs_shape, dtype=np.float32)
+        self.observe_kernel(game.rough, game.flies, game.position, game.energy, game.distress, game.last_action,
+                            game.display_code, self.veil, stream.buffer, stream.cursor, obs)  # fmt: skip
+        _write_infos(game.distress, game.energy, game.score, game.position, points, energy_given, flags,
+                     self.first_mover, self.info_ints, self.info_flags)  # fmt: skip
+        return obs
+
+    def infos(self) -> dict[AgentID, dict[str, Any]]:
+        """The info dicts of the last :meth:`start` or :meth:`step` (columns as in :func:`_write_infos`)."""
         infos = {}
-        for agent, i, f in zip(self.possible_agents, self._info_ints.tolist(), self._info_flags.tolist()):
+        for agent, i, f in zip(core.AGENT_NAMES, self.info_ints.tolist(), self.info_flags.tolist()):
             infos[agent] = {
                 "distress": f[0],
                 "partner_distress": f[1],
@@ -216,7 +256,7 @@ class FrogToadParallelEnv(ParallelEnv):
         return infos
 
 
-N_INFO_INTS, N_INFO_FLAGS = 6, 9
+_N_INFO_INTS, _N_INFO_FLAGS = 6, 9
 
 
 @njit(cache=True)
@@ -244,37 +284,6 @@ def _write_infos(distress, energy, score, position, points, energy_given, flags,
         bools[p, 6] = flags[0, p, FLAG_HELPED]
         bools[p, 7] = flags[0, p, FLAG_ASSISTED_LEAP]
         bools[p, 8] = first_mover[0] == p
-
-
-@njit(cache=True)
-def _step_one_game(  # pragma: no cover - compiled
-    rough, flies, position, energy, score, rough_rate, patch_rough_left, patch_solid_due,
-    last_action, display_code, distress, steps, frog, toad,
-    dependency, rate_step, rate_max, paper, veil, rand, cursor, obs, info_ints, info_flags,
-):  # fmt: skip
-    """``core.step`` then ``observations.observe`` for a batch of one game, then its infos.
-
-    The actions are valid (checked by the caller); ``rand`` holds enough numbers for the
-    step and the veil; ``obs`` is a zeroed (1, 2, obs_size) float32 array.
-    """
-    actions = np.empty((1, 2), dtype=np.int64)
-    actions[0, 0] = frog
-    actions[0, 1] = toad
-    points = np.zeros((1, 2), dtype=np.int64)
-    energy_given = np.zeros((1, 2), dtype=np.int64)
-    first_mover = np.full(1, -1, dtype=np.int64)
-    flags = np.zeros((1, 2, N_FLAGS), dtype=np.bool_)
-    _step_kernel(
-        rough, flies, position, energy, score, rough_rate, patch_rough_left, patch_solid_due,
-        last_action, display_code, distress, steps, actions, np.full(1, -1, dtype=np.int64),
-        np.full((1, 2), -1.0), dependency, rate_step, rate_max, rand, cursor,
-        points, energy_given, first_mover, np.zeros(1, dtype=np.int64), flags,
-    )  # fmt: skip
-    if paper:
-        _paper_kernel(rough, flies, position, energy, distress, last_action, display_code, veil, rand, cursor, obs)
-    else:
-        _egocentric_kernel(rough, flies, position, energy, distress, last_action, display_code, veil, rand, cursor, obs)
-    _write_infos(distress, energy, score, position, points, energy_given, flags, first_mover, info_ints, info_flags)
 
 
 def as_action(value: Any, agent: str) -> int:
