@@ -217,7 +217,7 @@ class _SingleGameStepper:
         energy_given = np.zeros((1, 2), dtype=np.int64)
         flags = np.zeros((1, 2, N_FLAGS), dtype=np.bool_)
         # the arguments of core.step's own kernel call, for a batch of one
-        _step_kernel(
+        valid = _step_kernel(
             game.rough, game.flies, game.position, game.energy, game.score,
             game.rough_rate, game.patch_rough_left, game.patch_solid_due,
             game.last_action, game.display_code, game.distress, game.steps,
@@ -225,6 +225,8 @@ class _SingleGameStepper:
             stream.buffer, stream.cursor,
             points, energy_given, self.first_mover, self.shift, flags,
         )  # fmt: skip
+        if not valid:  # the kernel checks before it changes anything
+            raise RuntimeError(f"actions {frog}, {toad} reached the rules unchecked; valid ids are 0..{core.N_ACTIONS - 1}")
         obs = np.zeros(self.obs_shape, dtype=np.float32)
         self.observe_kernel(game.rough, game.flies, game.position, game.energy, game.distress, game.last_action,
                             game.display_code, self.veil, stream.buffer, stream.cursor, obs)  # fmt: skip

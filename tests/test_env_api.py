@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -128,6 +129,28 @@ def test_a_seeded_trajectory_matches_its_pinned_digest(name: str) -> None:
     assert digest.hexdigest() == PINNED_DIGESTS[name]
 
 
+@pytest.mark.parametrize("name", ["custom", "custom-paper"])
+def test_the_env_plays_exactly_the_batched_core_with_the_same_stream(name: str) -> None:
+    config = frogtoad_env.EnvConfig(**CONFIGS[name])
+    env = frogtoad_env.parallel_env(**CONFIGS[name])
+    obs, _ = env.reset(seed=4)
+    stream = core.RandomStream(np.random.default_rng(4))
+    state = core.new_games(1, config.rules)
+    expected = observations.observe(state, config.obs_mode, config.veil, stream)
+    rng = np.random.default_rng(5)
+    for _ in range(config.max_steps):
+        np.testing.assert_array_equal(np.stack([obs["frog"], obs["toad"]]), expected[0])
+        actions = random_actions(rng)
+        obs, _, _, _, infos = env.step(actions)
+        events = core.step(state, np.array([[actions["frog"], actions["toad"]]]), config.rules, stream)
+        expected = observations.observe(state, config.obs_mode, config.veil, stream)
+        for field in dataclasses.fields(state):
+            np.testing.assert_array_equal(getattr(env.game, field.name), getattr(state, field.name), err_msg=field.name)
+        assert [infos[a]["points"] for a in AGENTS] == events.points[0].tolist()
+        assert [infos[a]["energy_given"] for a in AGENTS] == events.energy_given[0].tolist()
+        assert [infos[a]["went_first"] for a in AGENTS] == [events.first_mover[0] == p for p in range(2)]
+
+
 def test_reset_with_the_same_seed_replays_the_episode_on_one_env() -> None:
     env = frogtoad_env.parallel_env(veil=0.5)
     rng = np.random.default_rng(0)
@@ -174,10 +197,13 @@ def env() -> frogtoad_env.FrogToadParallelEnv:
     return environment
 
 
+@pytest.mark.parametrize("agent", AGENTS)
 @pytest.mark.parametrize(("value", "shown"), [(4, "got 4"), (-1, "got -1"), (np.int64(7), "got 7")])
-def test_an_action_out_of_range_is_rejected(env: frogtoad_env.FrogToadParallelEnv, value: Any, shown: str) -> None:
-    with pytest.raises(ValueError, match=rf"'toad'.*0\.\.3 \(hop, jump, leap, help\).*{shown}"):
-        env.step({"frog": 0, "toad": value})
+def test_an_action_out_of_range_is_rejected(
+    env: frogtoad_env.FrogToadParallelEnv, agent: str, value: Any, shown: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"'{agent}'.*0\.\.3 \(hop, jump, leap, help\).*{shown}"):
+        env.step({"frog": 0, "toad": 0, agent: value})
 
 
 @pytest.mark.parametrize("value", [1.0, 2.5, "1", None, True, np.float32(1.0), [1]])
