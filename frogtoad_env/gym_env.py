@@ -10,6 +10,10 @@ Partner policies
     actions from a generator seeded with the env (separate from the rules' own stream); a callable ``obs -> action`` that gets the
     partner's own observation; a path to a saved SB3 model (``.zip``) or any object
     with an SB3-style ``predict(obs, deterministic=True)``, which plays greedily.
+
+The player's action is checked before the partner is asked for its own, so a refused step
+(ValueError, or ResetNeeded outside an episode) neither calls the partner nor advances its
+generator: the episode goes on exactly as if the call had not been made.
 """
 
 from __future__ import annotations
