@@ -170,7 +170,6 @@ class FrogToadParallelEnv(ParallelEnv):
         return as_action(actions["frog"], "frog"), as_action(actions["toad"], "toad")
 
 
-
 class _SingleGameStepper:
     """``core.step``, ``observations.observe`` and the infos for one game, at little cost.
 
