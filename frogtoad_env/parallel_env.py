@@ -157,16 +157,15 @@ class FrogToadParallelEnv(ParallelEnv):
 
     def _actions(self, actions: Mapping[AgentID, Any]) -> tuple[int, int]:
         """The frog's and toad's action ids, or ValueError naming what is wrong."""
-        if type(actions) is dict and len(actions) == 2:  # the common case, checked without a call
-            frog, toad = actions.get("frog"), actions.get("toad")
-            if type(frog) is int and type(toad) is int and 0 <= frog < core.N_ACTIONS and 0 <= toad < core.N_ACTIONS:
-                return frog, toad
-        if not isinstance(actions, Mapping):
-            raise ValueError(f"actions must be a dict {{agent: action}} for agents {self.agents}, got {type(actions).__name__}")
-        if actions.keys() != set(self.agents):
-            missing = sorted(set(self.agents) - set(actions))
-            unknown = sorted(set(actions) - set(self.agents), key=str)
-            raise ValueError(f"actions must have exactly the keys {self.agents}; missing {missing}, unknown {unknown}")
+        if type(actions) is not dict or len(actions) != 2 or "frog" not in actions or "toad" not in actions:
+            if not isinstance(actions, Mapping):
+                raise ValueError(
+                    f"actions must be a dict {{agent: action}} for agents {self.agents}, got {type(actions).__name__}"
+                )
+            if actions.keys() != set(self.agents):
+                missing = sorted(set(self.agents) - set(actions))
+                unknown = sorted(set(actions) - set(self.agents), key=str)
+                raise ValueError(f"actions must have exactly the keys {self.agents}; missing {missing}, unknown {unknown}")
         return as_action(actions["frog"], "frog"), as_action(actions["toad"], "toad")
 
 
@@ -289,6 +288,8 @@ def _write_infos(distress, energy, score, position, points, energy_given, flags,
 
 def as_action(value: Any, agent: str) -> int:
     """``value`` as an action id 0..3, or ValueError naming the agent and the value."""
+    if type(value) is int and 0 <= value < core.N_ACTIONS:  # the common case, at no further cost
+        return value
     if isinstance(value, (bool, np.bool_)):
         raise ValueError(f"action for {agent!r} must be an integer in 0..3 (hop, jump, leap, help), got {value!r}")
     try:
