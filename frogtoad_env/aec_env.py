@@ -12,11 +12,12 @@ from typing import Any
 
 from pettingzoo.utils.conversions import parallel_to_aec_wrapper
 
-from frogtoad_env.parallel_env import FrogToadParallelEnv, as_action
+from frogtoad_env.parallel_env import as_action
 
 
 class FrogToadAECEnv(parallel_to_aec_wrapper):
-    """PettingZoo's parallel-to-AEC conversion of a :class:`FrogToadParallelEnv`, with every
+    """PettingZoo's parallel-to-AEC conversion of a
+    :class:`~frogtoad_env.parallel_env.FrogToadParallelEnv`, with every
     action checked before the conversion stores it (a refused call changes nothing)."""
 
     def step(self, action: Any) -> None:
