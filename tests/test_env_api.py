@@ -12,6 +12,7 @@ import gymnasium
 import numpy as np
 import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
+from pettingzoo.utils.conversions import aec_to_parallel
 
 import frogtoad_env
 from frogtoad_env import core, observations
@@ -376,8 +377,6 @@ def test_an_aec_action_for_a_truncated_agent_is_refused_naming_it_and_none_still
 
 
 def test_aec_to_parallel_unwraps_the_aec_env_to_the_parallel_one() -> None:
-    from pettingzoo.utils.conversions import aec_to_parallel
-
     assert isinstance(aec_to_parallel(frogtoad_env.env()), frogtoad_env.FrogToadParallelEnv)
 
 
