@@ -74,6 +74,10 @@ LEAP_DISTANCE = 5
 HELP_LEAP_PROBABILITY = 0.25
 FLY_SPAWN_PROBABILITY = 0.01
 MIN_WIDTH = 8
+#: Widest strip: 32x the paper's 32 cells. Memory grows with width (a (B, 2, 4W + 30) float32
+#: observation batch is 135 MB at B = 4096 here), and an unbounded width such as 10**9 gets
+#: the process killed for memory instead of refused.
+MAX_WIDTH = 1024
 
 #: Scenario codes from one player's point of view (step 2 of the module docstring; the paper's set Omega).
 SCENARIO_NONE, SCENARIO_SELF, SCENARIO_OTHER, SCENARIO_BOTH = 0, 1, 2, 3
@@ -88,7 +92,7 @@ class RulesConfig:
     """The knobs of the rules themselves (observation knobs live in the envs).
 
     Attributes:
-        width: cells in the strip, at least 8.
+        width: cells in the strip, 8 to 1024 (:data:`MAX_WIDTH`).
         dependency: D in [0, 1]; 1 is the paper's mean-position anchor (a player who
             races ahead must wait), 0 lets the world follow the leader.
         rough_rate_start: rough-patch start probability of the first generated cell.
@@ -104,6 +108,8 @@ class RulesConfig:
 
     def __post_init__(self) -> None:
         check_int("width", self.width, MIN_WIDTH)
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"width must be <= {MAX_WIDTH} (memory grows with it; the paper uses 32), got {self.width}")
         check_unit_interval("dependency", self.dependency)
         for name in ("rough_rate_start", "rough_rate_step", "rough_rate_max"):
             check_unit_interval(name, getattr(self, name))
