@@ -127,10 +127,10 @@ class RunResult:
         return int(self.cmni[peak]["step"]), peak + 1, excess[-1]
 
 
-def run_once(config: TrainConfig, workdir: Path, name: str, args: argparse.Namespace) -> RunResult:
+def run_once(config: TrainConfig, workdir: Path, name: str, stop_at: int | None, args: argparse.Namespace) -> RunResult:
     run_dir = workdir / f"{name}_s{config.seed}"
     start, cpu_start = time.perf_counter(), time.process_time()
-    recorder = CurveRecorder(start, cpu_start, args.stop_at)
+    recorder = CurveRecorder(start, cpu_start, stop_at)
     result = train(config, run_dir, progress_bar=False, callbacks=[recorder])
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     scores = final_score(result.model, config, args.eval_games, args.eval_seed)
@@ -195,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidate", action="append", default=[], metavar="NAME:KEY=V,...",
                         help="another config: TrainConfig fields over the new defaults (repeatable)")  # fmt: skip
     parser.add_argument("--stop-at", type=int, help="stop every run after this many agent-steps (screening)")
+    parser.add_argument("--old-stop-at", type=int, help="stop the old defaults' runs after this many agent-steps "
+                        "(their times to a score need only the curve up to it; give --target then)")  # fmt: skip
     parser.add_argument("--target-fraction", type=float, default=0.99, help="of the old defaults' final score")
     parser.add_argument("--target", type=float, help="score for 'time to final' (default: from the old runs)")
     parser.add_argument("--eval-games", type=int, default=64, help="evaluation games (2 players each)")
@@ -223,10 +225,14 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             names = list(configs) if seed % 2 == 0 else list(reversed(configs))  # alternate the order too
             for name in names:
-                run = run_once(replace(configs[name], seed=seed), workdir, name, args)
+                stop_at = args.old_stop_at if name == "old" and args.old_stop_at else args.stop_at
+                run = run_once(replace(configs[name], seed=seed), workdir, name, stop_at, args)
                 results[name].append(run)
-                print(f"  done {name} seed {seed}: {run.wall_s:.1f} s, {run.steps:,} steps, final "
-                      f"{run.scores.mean():.1f}; load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                target = args.target or args.target_fraction * 470.0
+                print(f"  done {name} seed {seed}: {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.steps:,} "
+                      f"steps, final {run.scores.mean():.1f}; to {SCRIPTED_SCORE:.0f} / {target:.1f} (wall, CPU, "
+                      f"step): {run.first_time(SCRIPTED_SCORE)} / {run.first_time(target)}; CMNI peak step, probes "
+                      f"to it, final excess: {run.cmni_peak()}; load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
     if args.target is not None:
         target = args.target

@@ -1,7 +1,15 @@
 """PPO training speed on Frog and Toad next to CartPole-v1, measured side by side in one run.
 
-    python benchmarks/train_speed.py                 # defaults: 32 slots, 3 repeats
+    python benchmarks/train_speed.py                 # both geometries below, 3 repeats
     python benchmarks/train_speed.py --quick         # smoke run, a few seconds of timing
+    python benchmarks/train_speed.py --geometry old --slots 64 --n-steps 64   # one geometry of your own
+
+Two geometries (slots, ``n_steps``, ``batch_size``, ``n_epochs``), each measured on its own:
+
+- ``old``: the training defaults before issue 15, 32 slots x 128 steps, minibatch 1024,
+  4 epochs (or whatever ``--slots``, ``--n-steps``, ``--batch-size``, ``--n-epochs`` say);
+- ``new``: the geometry of today's :class:`experiment.config.TrainConfig` defaults
+  (``2 * n_games`` slots, ``n_steps``, ``batch_size``, ``n_epochs``).
 
 What is compared (identical where it can be):
 
@@ -41,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from agents.coupled import coupled_policy_kwargs  # noqa: E402
 from agents.vec_env import FrogToadVecEnv  # noqa: E402
+from experiment.config import TrainConfig  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
 
 
@@ -119,10 +128,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1024, help="PPO batch_size")
     parser.add_argument("--n-epochs", type=int, default=4, help="PPO n_epochs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the frogtoad/cartpole comparison")
+    parser.add_argument("--geometry", choices=("old", "new", "both"), default="both",
+                        help="old: the flags above; new: TrainConfig's defaults (slots, n_steps, batch, epochs)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 repeat, few timesteps")
     args = parser.parse_args(argv)
     if args.quick:
-        args.timesteps = min(args.timesteps, 4 * args.n_steps * args.slots)
         args.repeats = 1
     if args.slots < 2 or args.slots % 2:
         parser.error(f"--slots must be an even number >= 2 (two players per game), got {args.slots}")
@@ -132,8 +142,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def new_geometry(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the slots, n_steps, batch_size and n_epochs of TrainConfig's defaults."""
+    config = TrainConfig()
+    return argparse.Namespace(**{**vars(args), "slots": config.n_slots, "n_steps": config.n_steps,
+                                 "batch_size": config.batch_size, "n_epochs": config.n_epochs})  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    geometries = {"old": [args], "new": [new_geometry(args)], "both": [args, new_geometry(args)]}[args.geometry]
+    ratios = []
+    for geometry in geometries:
+        if args.quick:
+            geometry.timesteps = min(geometry.timesteps, 4 * geometry.n_steps * geometry.slots)
+        ratios.append((geometry, compare(geometry)))
+    for geometry, ratio in ratios:
+        print(f"ratio frogtoad / cartpole at {geometry.slots} slots, n_steps {geometry.n_steps}, batch "
+              f"{geometry.batch_size}, {geometry.n_epochs} epochs: {ratio:.2f} (target >= 1.0)")  # fmt: skip
+
+
+def compare(args: argparse.Namespace) -> float:
+    """Measure every setup at ``args``' geometry, print the table; returns frogtoad / cartpole."""
     setups = [
         Setup("frogtoad (coupled 64,64)", args.threads, frogtoad_env, frogtoad_policy),
         Setup("cartpole (mlp 64,64)", args.threads, cartpole_env, cartpole_policy),
@@ -177,7 +207,8 @@ def main(argv: list[str] | None = None) -> None:
     ft, cp = env_only_rate(frogtoad_env, args.slots, steps), env_only_rate(cartpole_env, args.slots, steps)
     print(f"bare VecEnv, random actions: frogtoad {ft:,.0f}/s, cartpole {cp:,.0f}/s")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          "(figures measured on a shared machine are noisy)")  # fmt: skip
+          "(figures measured on a shared machine are noisy)\n")  # fmt: skip
+    return ratio
 
 
 if __name__ == "__main__":
