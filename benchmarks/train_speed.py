@@ -24,7 +24,7 @@ What is compared (identical where it can be):
 The figure is agent-steps per second of ``model.learn`` (rollouts and updates), one
 fresh model per measurement, after a warm-up run of each setup (numba compilation,
 torch's first calls). Every repeat runs all setups one after the other (alternating), and
-the table shows medians. Frog and Toad is also measured with 1 and with 2 torch threads.
+the table shows medians. Frog and Toad is also measured with ``--other-threads`` (2) torch threads.
 On a shared machine the figures are noisy; the load average is printed with them.
 """
 
@@ -128,6 +128,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1024, help="PPO batch_size")
     parser.add_argument("--n-epochs", type=int, default=4, help="PPO n_epochs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the frogtoad/cartpole comparison")
+    parser.add_argument("--other-threads", type=int, default=2,
+                        help="also time Frog and Toad with this many torch threads (0: skip)")  # fmt: skip
     parser.add_argument("--geometry", choices=("old", "new", "both"), default="both",
                         help="old: the flags above; new: TrainConfig's defaults (slots, n_steps, batch, epochs)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 repeat, few timesteps")
@@ -136,6 +138,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.repeats = 1
     if args.slots < 2 or args.slots % 2:
         parser.error(f"--slots must be an even number >= 2 (two players per game), got {args.slots}")
+    if args.other_threads < 0:
+        parser.error(f"--other-threads must be >= 0, got {args.other_threads}")
     for name in ("timesteps", "repeats", "n_steps", "batch_size", "n_epochs", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
@@ -168,9 +172,8 @@ def compare(args: argparse.Namespace) -> float:
         Setup("frogtoad (coupled 64,64)", args.threads, frogtoad_env, frogtoad_policy),
         Setup("cartpole (mlp 64,64)", args.threads, cartpole_env, cartpole_policy),
     ]
-    for threads in (1, 2):
-        if threads != args.threads:
-            setups.append(Setup("frogtoad (coupled 64,64)", threads, frogtoad_env, frogtoad_policy))
+    if args.other_threads and args.other_threads != args.threads:
+        setups.append(Setup("frogtoad (coupled 64,64)", args.other_threads, frogtoad_env, frogtoad_policy))
 
     rollout = args.n_steps * args.slots
     print(
@@ -198,9 +201,10 @@ def compare(args: argparse.Namespace) -> float:
 
     ratio = medians[0] / medians[1]
     print(f"\nratio frogtoad / cartpole at {args.threads} thread(s): {ratio:.2f} (target >= 1.0)")
-    by_threads = {s.threads: medians[i] for i, s in enumerate(setups) if s.name.startswith("frogtoad")}
-    print(f"frogtoad threads: 1 -> {by_threads[1]:,.0f}/s, 2 -> {by_threads[2]:,.0f}/s "
-          f"(2 threads / 1 thread = {by_threads[2] / by_threads[1]:.2f})")  # fmt: skip
+    if len(setups) > 2:
+        one, other = medians[0], medians[2]
+        print(f"frogtoad threads: {args.threads} -> {one:,.0f}/s, {args.other_threads} -> {other:,.0f}/s "
+              f"({args.other_threads} / {args.threads} = {other / one:.2f})")  # fmt: skip
 
     torch.set_num_threads(args.threads)
     steps = max(args.timesteps // args.slots // 4, 100)

@@ -79,7 +79,7 @@ class TrainConfig:
         n_epochs, gamma, gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm: PPO's
             hyperparameters, as in SB3.
 
-    The defaults (128 games x 32 steps = rollouts of 8,192, 4 minibatches of 2,048, lr 2e-3,
+    The defaults (64 games x 64 steps = rollouts of 8,192, 4 minibatches of 2,048, lr 2e-3,
     2 M agent-steps, a checkpoint and probe every 100k) were chosen by wall time to the
     final score; docs/training.md gives the measurements (``benchmarks/time_to_score.py``).
     """
@@ -87,7 +87,7 @@ class TrainConfig:
     coupling: float = 0.5
     timesteps: int = 2_000_000
     seed: int = 0
-    n_games: int = 128
+    n_games: int = 64
     net_arch: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     env: EnvConfig = field(default_factory=EnvConfig)
@@ -101,7 +101,7 @@ class TrainConfig:
     torch_threads: int = 1
     learning_rate: float = 2e-3
     lr_schedule: str = "linear"
-    n_steps: int = 32
+    n_steps: int = 64
     n_minibatches: int = 4
     n_epochs: int = 4
     gamma: float = 0.99
