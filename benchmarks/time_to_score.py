@@ -145,8 +145,14 @@ def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
     overrides: dict[str, Any] = {}
     for item in filter(None, body.split(",")):
         key, _, value = item.partition("=")
-        overrides[key] = None if value == "None" else (float(value) if any(c in value for c in ".e") else int(value))
+        overrides[key] = None if value == "None" else number(value)
     return name, overrides
+
+
+def number(text: str) -> int | float:
+    """``64`` and ``2e6`` -> int (TrainConfig's counts must be ints), ``2e-3`` -> float."""
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e-" not in text else value
 
 
 def median(values: list[float]) -> float:
