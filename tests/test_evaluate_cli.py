@@ -1,16 +1,25 @@
-"""End to end: ``python evaluate.py`` on a tiny trained run (seconds of training)."""
+"""End to end: ``python evaluate.py`` on a tiny seeded run (seconds of training).
+
+The run and its evaluation are also compared with the numbers that the code before the
+evaluation was split into ``evaluation/`` produced on the same seed (commit 044139a):
+the same checkpoints, the same ``cmni.csv`` and the same artefacts.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
+import math
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import evaluate
@@ -20,10 +29,13 @@ from frogtoad_env.config import EnvConfig
 
 MAX_STEPS = 60
 ROOT = Path(__file__).resolve().parents[1]
+#: the evaluation whose numbers are pinned below
+REPORT_ARGS = ["--episodes", "4", "--permutations", "50", "--threshold", "1"]
 
 
-def _train_tiny(run_dir: Path) -> None:
-    """A few thousand agent-steps with a checkpoint every 2048 steps and the CMNI callback."""
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6144 agent-steps (three PPO updates) with a checkpoint and a CMNI probe every 2048 steps."""
     config = TrainConfig(
         timesteps=6144,
         n_games=8,
@@ -34,15 +46,17 @@ def _train_tiny(run_dir: Path) -> None:
         probe_permutations=20,
         env=EnvConfig(max_steps=MAX_STEPS),
     )
-    train(config, run_dir, progress_bar=False)
-
-
-@pytest.fixture(scope="session")
-def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("evaluate") / "run"
-    _train_tiny(run)
+    train(config, run, progress_bar=False)
     assert (run / "final_model.zip").is_file() and (run / "cmni.csv").is_file()
     return run
+
+
+@pytest.fixture(scope="module")
+def report_dir(run_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "eval"
+    assert evaluate.main([str(run_dir), *REPORT_ARGS, "--out", str(out), "--quiet"]) == 0
+    return out
 
 
 def _main(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -58,62 +72,94 @@ def _strict_json(path: Path) -> dict:
     return json.loads(path.read_text(), parse_constant=reject)
 
 
-def test_full_report(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out = tmp_path / "eval"
-    code, stdout, err = _main([str(run_dir), "--episodes", "4", "--permutations", "50", "--out", str(out)], capsys)
-    assert code == 0, err
-    assert "wrote" in stdout and "CMNI" in stdout
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# --------------------------------------------------------------------------- the report's content
+
+
+def test_full_report_writes_every_artefact(run_dir: Path, report_dir: Path) -> None:
     layers = ["coupled", "pi.0"]
     expected = ["cmni_over_training.png", "cmni_over_training.csv", "circuits.png", "circuits.csv", "behaviour.csv",
                 "metrics.json", "report.md", "replay.txt", "replay.gif"]  # fmt: skip
     expected += [f"neurons_{layer}.png" for layer in layers] + [f"candidates_{layer}.csv" for layer in layers]
     for name in expected:
-        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+        assert (report_dir / name).is_file() and (report_dir / name).stat().st_size > 0, name
 
-    m = _strict_json(out / "metrics.json")
+    m = _strict_json(report_dir / "metrics.json")
+    assert sorted(m["files"]) == sorted(expected)
     agent = m["behaviour"]["agent"]
-    for key in ("score_mean", "score_ci_low", "score_ci_high", "help_rate", "help_rate_partner_distressed",
-                "help_rate_partner_ok", "stalled_fraction", "leap_rate_rough_ahead"):  # fmt: skip
-        assert key in agent
     assert agent["score_ci_low"] <= agent["score_mean"] <= agent["score_ci_high"]
     assert agent["n_episodes"] == 4 and agent["count_steps"] == 4 * MAX_STEPS
-    distressed = agent["count_partner_distressed_steps"]
-    if distressed:
-        assert agent["help_rate_partner_distressed"] == pytest.approx(agent["count_helps_partner_distressed"] / distressed)
-    for ref in ("scripted", "random", "partner"):
-        assert m["behaviour"][ref]["score_mean"] is not None
     assert m["behaviour"]["scripted"]["score_mean"] > m["behaviour"]["random"]["score_mean"]
 
     ck = m["cmni"]["checkpoint"]
-    for key in ("cmni", "null_untrained", "null_permutation_mean", "p_value", "z_score", "n_candidates", "per_layer"):
-        assert key in ck
     assert 0 < ck["p_value"] <= 1 and ck["n_permutations"] == 50
-    with open(run_dir / "cmni.csv") as handle:
-        n_rows = sum(1 for _ in handle) - 1
     curve = m["cmni"]["curve"]
-    assert curve["source"] == "cmni.csv" and curve["n_probes"] == len({r["step"] for r in csv.DictReader(open(run_dir / "cmni.csv"))})
-    assert 1 <= curve["n_probes"] <= n_rows and curve["peak_cmni"] >= curve["last_cmni"]
-
+    assert curve["source"] == "cmni.csv" and curve["n_probes"] == len(_read_csv(run_dir / "cmni.csv"))
     for layer in layers:
         info = m["neurons"][layer]
         assert info["n_candidates"] == len(info["candidates"]) == ck["candidates_per_layer"][layer]
-        with open(out / f"candidates_{layer}.csv") as handle:
-            rows = list(csv.DictReader(handle))
-        assert [int(r["unit"]) for r in rows] == info["candidates"]
-        if rows:
-            assert {"mean_both", "variance_self", "skewness_other", "kurtosis_none", "both_none_ratio"} <= set(rows[0])
+        assert [int(r["unit"]) for r in _read_csv(report_dir / f"candidates_{layer}.csv")] == info["candidates"]
     assert set(m["circuits"]["counts"]) == {"self-preservation", "tactical help", "empathy", "mirror help", "other"}
-    assert len(m["circuits"]["paths"]) == m["circuits"]["n_paths"]
-    assert set(m["circuits"]["paths_per_action"]) == {"hop", "jump", "leap", "help"}
+    assert len(m["circuits"]["paths"]) == m["circuits"]["n_paths"] == len(_read_csv(report_dir / "circuits.csv"))
 
-    report = (out / "report.md").read_text()
+    report = (report_dir / "report.md").read_text()
     assert f"{ck['cmni']:.5f}" in report and "## Circuits" in report and "replay.gif" in report
     assert f"{agent['score_mean']:.1f}" in report
-    with Image.open(out / "replay.gif") as gif:
+    with Image.open(report_dir / "replay.gif") as gif:
         assert gif.n_frames == MAX_STEPS + 1
-    assert (out / "replay.txt").read_text().count("-- step ") == MAX_STEPS
-    with open(out / "behaviour.csv") as handle:
-        assert len(list(csv.DictReader(handle))) == 4
+    assert (report_dir / "replay.txt").read_text().count("-- step ") == MAX_STEPS
+    assert len(_read_csv(report_dir / "behaviour.csv")) == 4
+
+
+def test_empty_candidate_table_still_has_its_header(report_dir: Path) -> None:
+    header = (report_dir / "candidates_pi.0.csv").read_text().splitlines()
+    assert len(header) == 1 and header[0].startswith("layer,unit,delta_self,delta_other,mns,both_none_ratio,mean_none,")
+
+
+# --------------------------------------------------------------------------- the same numbers as before the split
+
+
+def _fingerprint(model_zip: Path) -> tuple[float, float, float]:
+    with zipfile.ZipFile(model_zip) as archive:
+        state = torch.load(io.BytesIO(archive.read("policy.pth")), map_location="cpu", weights_only=True)
+    flat = np.concatenate([state[k].numpy().astype(np.float64).ravel() for k in sorted(state)])
+    weights = np.random.default_rng(0).standard_normal(flat.size)
+    return float(flat.sum()), float((flat**2).sum()), float(flat @ weights)
+
+
+def test_same_seed_gives_the_pinned_checkpoints_and_cmni_csv(run_dir: Path) -> None:
+    """Fingerprints compare with a relative tolerance of 1e-6, so that another CPU's last-bit
+    float differences pass while any change to training does not."""
+    models = sorted((run_dir / "checkpoints").glob("*.zip")) + [run_dir / "final_model.zip"]
+    assert {p.name: _fingerprint(p) for p in models} == {
+        name: pytest.approx(values, rel=1e-6) for name, values in CHECKPOINT_FINGERPRINTS.items()
+    }
+    rows = [tuple(float(r[c]) for c in CMNI_CSV_COLUMNS) for r in _read_csv(run_dir / "cmni.csv")]
+    assert rows == [pytest.approx(row, rel=1e-6) for row in CMNI_CSV_ROWS]
+
+
+def test_same_run_gives_the_pinned_report(report_dir: Path) -> None:
+    behaviour = {r["label"]: tuple(float(r[c]) for c in BEHAVIOUR_COLUMNS) for r in _read_csv(report_dir / "behaviour.csv")}
+    assert behaviour == {label: pytest.approx(row, rel=1e-9, nan_ok=True) for label, row in BEHAVIOUR_ROWS.items()}
+
+    m = _strict_json(report_dir / "metrics.json")
+    ck = m["cmni"]["checkpoint"]
+    assert {k: ck[k] for k in CHECKPOINT_CMNI} == pytest.approx(CHECKPOINT_CMNI, rel=1e-6)
+    assert {layer: {k: info[k] for k in ("candidates", "partner_specific")} for layer, info in m["neurons"].items()} == NEURONS
+    curve = m["cmni"]["curve"]
+    assert {k: curve[k] for k in CURVE} == pytest.approx(CURVE, rel=1e-6)
+    for name, expected in CANDIDATES.items():
+        rows = [(int(r["unit"]), float(r["mns"]), float(r["both_none_ratio"])) for r in _read_csv(report_dir / name)]
+        assert rows == [pytest.approx(row, rel=1e-6) for row in expected]
+    assert [(r["path"], r["kind"]) for r in _read_csv(report_dir / "circuits.csv")] == CIRCUIT_PATHS
+    assert m["circuits"]["paths_per_action"] == PATHS_PER_ACTION
+
+
+# --------------------------------------------------------------------------- choosing the model
 
 
 def test_checkpoint_step_partner_and_default_out(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,7 +173,7 @@ def test_checkpoint_step_partner_and_default_out(run_dir: Path, capsys: pytest.C
 
 
 def test_lone_checkpoint_and_recomputed_curve(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # a checkpoint inside the run: the env config comes from the run folder
+    # a checkpoint inside the run: the config comes from the run folder
     ckpt = run_dir / "checkpoints" / "step_000000004096.zip"
     out = tmp_path / "ck"
     code, _, err = _main([str(ckpt), "--episodes", "2", "--permutations", "20", "--out", str(out), "--recompute-cmni", "--quiet"], capsys)
@@ -141,13 +187,58 @@ def test_lone_checkpoint_and_recomputed_curve(run_dir: Path, tmp_path: Path, cap
     lone = tmp_path / "lone"
     lone.mkdir()
     shutil.copy(run_dir / "final_model.zip", lone / "model.zip")
-    code, stdout, err = evaluate.main([str(lone / "model.zip"), "--episodes", "1", "--permutations", "10"]), *capsys.readouterr()
+    code, stdout, err = _main([str(lone / "model.zip"), "--episodes", "1", "--permutations", "10"], capsys)
     assert code == 0, err
-    assert "default env config" in stdout
+    assert "default config" in stdout
     m = _strict_json(lone / "model_eval" / "metrics.json")
-    assert m["run"]["env_config"] == EnvConfig().to_dict()
-    assert any("default env config" in n for n in m["notes"])
+    assert m["run"]["env_config"] == EnvConfig().to_dict() and m["run"]["train_config"] is None
+    assert any("default config" in n for n in m["notes"])
     assert m["cmni"]["curve"]["n_probes"] == 1
+
+
+def test_unreadable_cmni_csv_rows_are_left_out_with_a_warning(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(run_dir, run, ignore=shutil.ignore_patterns("eval"))
+    lines = (run / "cmni.csv").read_text().splitlines()
+    cells = lines[2].split(",")
+    lines[2] = ",".join([cells[0], "abc", *cells[2:]])  # the 4096 row: a non-numeric CMNI
+    lines[3] = ",".join(lines[3].split(",")[:5])  # the 6144 row: truncated
+    (run / "cmni.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "eval"
+    code, _, err = _main([str(run), "--episodes", "1", "--permutations", "5", "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
+    warnings = err.strip().splitlines()
+    assert len(warnings) == 2 and all(w.startswith("evaluate.py: warning: cmni.csv line ") for w in warnings), err
+    assert "line 3" in warnings[0] and "line 4" in warnings[1]
+    m = _strict_json(out / "metrics.json")
+    assert m["cmni"]["curve"]["n_probes"] == 1 and m["cmni"]["curve"]["last_step"] == 2048
+    assert sum("cmni.csv line" in n for n in m["notes"]) == 2
+    assert "cmni.csv line 3" in (out / "report.md").read_text()
+
+
+def test_recomputed_curve_matches_callback(run_dir: Path) -> None:
+    """The recomputed CMNI of a checkpoint equals the callback's row at that step."""
+    from agents.checkpoints import load_ppo
+    from cmni.probe_set import ProbeSet
+    from evaluation.cmni_curve import read_curve, recompute_curve
+    from experiment.run_folder import resolve_run
+
+    resolved = resolve_run(run_dir)
+    assert resolved.run is not None
+    logged, skipped = read_curve(resolved.run)
+    assert skipped == []
+    step, path = resolved.checkpoints[-1]
+    curve = recompute_curve([(step, path)], ProbeSet.load(run_dir / "probe_set.npz"),
+                            lambda p: load_ppo(p, env_config=resolved.config.env), n_permutations=5,
+                            untrained_seed=resolved.config.seed)  # fmt: skip
+    i = int(np.flatnonzero(logged.steps == step)[0])
+    assert curve.cmni[0] == pytest.approx(logged.cmni[i], rel=1e-5, abs=1e-9)
+    assert curve.columns["null_untrained"][0] == pytest.approx(logged.columns["null_untrained"][i], rel=1e-5, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- bad input
 
 
 def _assert_one_line_error(code: int, err: str, needle: str) -> None:
@@ -158,7 +249,9 @@ def _assert_one_line_error(code: int, err: str, needle: str) -> None:
     assert "Traceback" not in err
 
 
-def test_bad_inputs(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_run_that_cannot_be_evaluated_exits_1_with_one_line(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = _main([str(tmp_path / "missing")], capsys)
     _assert_one_line_error(code, err, "does not exist")
 
@@ -188,14 +281,25 @@ def test_bad_inputs(run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
     code, _, err = _main([str(broken)], capsys)
     _assert_one_line_error(code, err, "cannot load model")
 
-    code, _, err = _main([str(run_dir), "--partner", "nobody", "--out", str(tmp_path / "x")], capsys)
-    _assert_one_line_error(code, err, "--partner")
-
     code, _, err = _main([str(run_dir), "--checkpoint", "999"], capsys)
     _assert_one_line_error(code, err, "no checkpoint at step 999")
 
-    code, _, err = _main([str(run_dir), "--episodes", "0"], capsys)
-    _assert_one_line_error(code, err, "episodes")
+    (tmp_path / "file").write_text("x")
+    code, _, err = _main([str(run_dir), "--episodes", "1", "--out", str(tmp_path / "file")], capsys)
+    _assert_one_line_error(code, err, "is not a folder")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--episodes", "0"), ("--seed", "-1"), ("--permutations", "0"), ("--threshold", "0"), ("--threshold", "nan"),
+     ("--partner", "nobody"), ("--threads", "0")],  # fmt: skip
+)
+def test_bad_flag_exits_2_naming_it(run_dir: Path, flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main([str(run_dir), flag, value])
+    assert exit_info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"evaluate.py: error: {flag}: ") and value in last, last
 
 
 def test_cli_exit_code_without_traceback(tmp_path: Path) -> None:
@@ -207,17 +311,74 @@ def test_cli_exit_code_without_traceback(tmp_path: Path) -> None:
     assert proc.stderr.strip().splitlines() == [f"evaluate.py: error: {str(tmp_path / 'nope')!r} does not exist"]
 
 
-def test_recomputed_curve_matches_callback(run_dir: Path) -> None:
-    """The recomputed CMNI of a checkpoint equals the callback's row at that step."""
-    from agents.evaluation import load_policy_model, resolve_run
-    from cmni.analysis import read_cmni_csv, recompute_curve
-    from cmni.probe_set import ProbeSet
+# --------------------------------------------------------------------------- pinned numbers
+# Written by commit 044139a (agents/report.py, before the split) for the run and REPORT_ARGS above,
+# on Python 3.11 with the pinned constraints.txt. The score intervals then came from a hand-written
+# t quantile; scipy's differs from it in the 16th digit, hence rel=1e-9 for the behaviour rows.
 
-    spec = resolve_run(run_dir)
-    logged = read_cmni_csv(run_dir / "cmni.csv")
-    step, path = spec.checkpoints[-1]
-    curve = recompute_curve([(step, path)], ProbeSet.load(run_dir / "probe_set.npz"),
-                            lambda p: load_policy_model(p, spec.env_config), n_permutations=5, untrained_seed=spec.seed)  # fmt: skip
-    i = int(np.flatnonzero(logged.steps == step)[0])
-    assert curve.cmni[0] == pytest.approx(logged.cmni[i], rel=1e-5, abs=1e-9)
-    assert curve.columns["null_untrained"][0] == pytest.approx(logged.columns["null_untrained"][i], rel=1e-5, abs=1e-9)
+#: Checkpoint -> (sum, sum of squares, dot with a fixed N(0, 1) vector) of every policy parameter.
+#: step 6144 equals 4096: the linear learning-rate schedule is 0 at the last update.
+CHECKPOINT_FINGERPRINTS = {
+    "step_000000002048.zip": (-42.61859810043825, 320.8581145641125, -4.847726126630837),
+    "step_000000004096.zip": (-39.3731790772581, 321.1823918709432, -4.531449873793549),
+    "step_000000006144.zip": (-39.3731790772581, 321.1823918709432, -4.531449873793549),
+    "final_model.zip": (-39.3731790772581, 321.1823918709432, -4.531449873793549),
+}
+CMNI_CSV_COLUMNS = ("step", "cmni_total", "candidates", "p_value", "z_score", "null_untrained", "null_permutation_mean",
+                    "overlap_all", "mean_episode_score")  # fmt: skip
+CMNI_CSV_ROWS = [
+    (2048, 0.0006421942263841624, 1, 1.0, -2.499271514654307, 0.0001635095056068773, 0.018048352977014778, 0.2943721367830322, 14.53125),
+    (4096, 0.0008481090830173357, 1, 1.0, -2.390186663573442, 0.0001635095056068773, 0.01817404167943399, 0.2926965263586309, 15.109375),
+    (6144, 0.0008481090830173357, 1, 1.0, -2.390186663573442, 0.0001635095056068773, 0.01817404167943399, 0.2926965263586309, 15.864583333333334),
+]
+BEHAVIOUR_COLUMNS = ("score_mean", "score_ci_low", "score_ci_high", "help_rate_partner_distressed", "help_rate_partner_ok",
+                     "leap_rate_rough_ahead", "count_steps", "count_helps", "count_partner_distressed_steps",
+                     "count_helps_partner_distressed", "count_rough_ahead_steps", "count_leaps_on_rough_ahead")  # fmt: skip
+BEHAVIOUR_ROWS = {
+    "trained (with self)": (60.0, 60.0, 60.0, 0.0, 0.0, 0.0, 240, 0, 22, 0, 24, 0),
+    "trained (partner)": (60.0, 60.0, 60.0, 0.0, 0.0, 0.0, 240, 0, 23, 0, 24, 0),
+    "scripted (both seats)": (58.25, 55.86316527103722, 60.63683472896278, math.nan, 0.0, 1.0, 480, 0, 0, 0, 14, 14),
+    "random (both seats)": (13.375, 10.302180953813467, 16.44781904618653, 0.35714285714285715, 0.23819742489270387, 0.28,
+                            480, 116, 14, 5, 50, 14),  # fmt: skip
+}
+CHECKPOINT_CMNI = {
+    "cmni": 0.0008481090830173357,
+    "null_untrained": 0.0001635095056068773,
+    "null_permutation_mean": 0.016990825808322067,
+    "p_value": 1.0,
+    "z_score": -2.227092535375284,
+    "n_candidates": 1,
+}
+NEURONS = {
+    "coupled": {"candidates": [7], "partner_specific": [0, 4, 9, 13, 14]},
+    "pi.0": {"candidates": [], "partner_specific": [6]},
+}
+CURVE = {
+    "n_probes": 3,
+    "peak_step": 4096,
+    "peak_cmni": 0.0008481090830173357,
+    "last_cmni": 0.0008481090830173357,
+    "null_untrained": 0.0001635095056068773,
+    "last_mean_episode_score": 15.864583333333334,
+}
+#: file -> (unit, MNS, both/none ratio) per mirror candidate
+CANDIDATES = {
+    "candidates_coupled.csv": [(7, 0.020354617992416058, 1.5517713753506064)],
+    "candidates_pi.0.csv": [],
+}
+CIRCUIT_PATHS = [
+    ("coupled[4] -> pi.0[3] -> help (z -1.3, 1.3)", "empathy"),
+    ("coupled[0] -> pi.0[0] -> help (z -1.9, -1.3)", "empathy"),
+    ("coupled[13] -> pi.0[0] -> help (z 2.4, -1.3)", "empathy"),
+    ("coupled[7] -> pi.0[0] -> help (z 1.4, -1.3)", "empathy"),
+    ("coupled[14] -> pi.0[5] -> help (z 1.8, -1.2)", "tactical help"),
+    ("coupled[4] -> pi.0[5] -> help (z -1.4, -1.2)", "tactical help"),
+    ("coupled[7] -> pi.0[3] -> help (z 1.2, 1.3)", "empathy"),
+    ("coupled[13] -> pi.0[2] -> help (z -1.5, 1.2)", "tactical help"),
+    ("coupled[4] -> pi.0[2] -> help (z 1.5, 1.2)", "tactical help"),
+    ("coupled[9] -> pi.0[2] -> help (z -1.2, 1.2)", "tactical help"),
+    ("coupled[14] -> pi.0[2] -> help (z -1.0, 1.2)", "tactical help"),
+    ("coupled[4] -> pi.0[3] -> leap (z -1.3, 1.0)", "other"),
+    ("coupled[7] -> pi.0[3] -> leap (z 1.2, 1.0)", "self-preservation"),
+]
+PATHS_PER_ACTION = {"hop": 17, "jump": 6, "leap": 2, "help": 11}
