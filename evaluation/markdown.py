@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from cmni.circuits import PATH_KINDS, CircuitAnalysis
+from cmni.circuits import PATH_KINDS
 from cmni.neurons import CheckpointCMNI, candidate_table
 from experiment.run_folder import EvalFiles
 from frogtoad_env.core import AGENT_NAMES
@@ -34,8 +34,12 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def render_markdown(metrics: dict[str, Any], checkpoint: CheckpointCMNI, circuits: CircuitAnalysis, behaviour: BehaviourReport) -> str:
-    """``report.md``: the run, behaviour, CMNI, neurons, circuits and replay, with numbers."""
+def render_markdown(metrics: dict[str, Any], checkpoint: CheckpointCMNI, behaviour: BehaviourReport) -> str:
+    """``report.md``: the run, behaviour, CMNI, neurons, circuits and replay, with numbers.
+
+    ``metrics`` is :func:`evaluation.report.build_metrics`' dict; the candidate tables come
+    from ``checkpoint`` and the replay's seats from ``behaviour``.
+    """
     run, settings, cm = metrics["run"], metrics["settings"], metrics["cmni"]
     ck, cv = cm["checkpoint"], cm["curve"]
     lines = ["# Evaluation report", ""]

@@ -201,7 +201,7 @@ def generate_report(
     metrics["circuits"]["paths_per_action"] = paths_per_action
     metrics["files"] = [p.name for p in written] + [files.METRICS_JSON, files.REPORT_MD]
     written.append(_write_text(files / files.METRICS_JSON, json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n"))
-    written.append(_write_text(files / files.REPORT_MD, render_markdown(metrics, checkpoint, circuits, behaviour)))
+    written.append(_write_text(files / files.REPORT_MD, render_markdown(metrics, checkpoint, behaviour)))
     return ReportOutputs(files.folder, written, metrics, behaviour, checkpoint, curve, circuits, notes, warnings)
 
 
