@@ -3,7 +3,7 @@
     python evaluate.py RUN_DIR_OR_CHECKPOINT [--episodes N] [--seed S]
         [--partner self|scripted|random|PATH] [--checkpoint STEP_OR_PATH] [--out DIR]
 
-Parsing and wiring only: the flags become an :class:`evaluation.report.ReportOptions`,
+Parsing and wiring only: the flags become an :class:`evaluation.options.ReportOptions`,
 which validates every value; the evaluation lives in :mod:`evaluation.report`. Writes
 figures, tables, ``metrics.json``, ``report.md`` and an episode replay into ``--out``
 (default ``RUN_DIR/eval/``); see docs/evaluate.md.
@@ -20,11 +20,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from evaluation.options import ReportOptions
 from experiment.run_folder import ResolvedRun, RunError, resolve_run
 from frogtoad_env.checks import check_int
 
-if TYPE_CHECKING:  # imported at run time, after the flags were checked
-    from evaluation.report import ReportOptions, ReportOutputs
+if TYPE_CHECKING:  # imported at run time, after the flags and the path were checked
+    from evaluation.report import ReportOutputs
 
 #: ReportOptions field (or other checked value) -> the flag that sets it, to name the flag in an error
 FLAG_OF_FIELD = {"episodes": "--episodes", "seed": "--seed", "partner": "--partner", "threshold": "--threshold",
@@ -53,8 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from_args(args: argparse.Namespace) -> ReportOptions:
     """ReportOptions from the parsed flags; ValueError names the bad flag."""
-    from evaluation.report import ReportOptions
-
     try:
         check_int("threads", args.threads)
         return ReportOptions(episodes=args.episodes, seed=args.seed, partner=args.partner, deterministic=not args.stochastic,

@@ -11,8 +11,10 @@ Each module holds one step of the pipeline, named for what it does:
 - :mod:`evaluation.cmni_curve`: the CMNI over training, from ``cmni.csv`` or recomputed.
 - :mod:`evaluation.figures`: every figure and the replay.
 - :mod:`evaluation.markdown`: ``report.md``.
-- :mod:`evaluation.report`: :class:`~evaluation.report.ReportOptions` and
-  :func:`~evaluation.report.generate_report`, which runs all of the above into one folder.
+- :mod:`evaluation.options`: :class:`~evaluation.options.ReportOptions`, the settings,
+  validated in one place.
+- :mod:`evaluation.report`: :func:`~evaluation.report.generate_report`, which runs all of
+  the above into one folder.
 
 The CMNI of one checkpoint and its neuron tables live in :mod:`cmni.neurons`, the circuit
 analysis in :mod:`cmni.circuits` (weights from :mod:`cmni.weights`), the run folder's

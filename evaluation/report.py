@@ -24,7 +24,7 @@ file                           content
 ``replay.txt``, ``replay.gif`` game 0 step by step (:func:`evaluation.figures.write_replay`)
 =============================  ==============================================================
 
-Settings are validated once, by :class:`ReportOptions` (ValueError naming the bad value).
+Settings are validated once, by :class:`evaluation.options.ReportOptions` (ValueError naming the bad value).
 Importing this module loads no torch; :func:`generate_report` does, when it loads the model.
 """
 
@@ -44,7 +44,6 @@ from cmni.circuits import PATH_COLUMNS, CircuitAnalysis, find_paths
 from cmni.neurons import CheckpointCMNI, analyse_checkpoint, candidate_columns, candidate_table, mirror_units, partner_specific_units
 from cmni.probe_set import ProbeSet, build_probe_set
 from experiment.run_folder import EvalFiles, ResolvedRun, RunError, one_line
-from frogtoad_env.checks import check_int, check_positive
 from frogtoad_env.core import ACTION_NAMES
 
 from .behaviour import BehaviourReport, evaluate_behaviour
@@ -52,53 +51,13 @@ from .cmni_curve import CMNICurve, read_curve, recompute_curve
 from .episodes import play_episodes
 from .figures import plot_circuits, plot_cmni_over_training, plot_neurons, write_replay
 from .markdown import render_markdown
-from .partners import ModelPolicy, check_partner
+from .options import ReportOptions
+from .partners import ModelPolicy
 
-__all__ = ["ReportOptions", "ReportOutputs", "generate_report", "build_metrics", "write_csv", "json_safe"]
+__all__ = ["ReportOutputs", "generate_report", "build_metrics", "write_csv", "json_safe"]
 
 #: permutations per checkpoint when the curve is recomputed (each checkpoint is probed again)
 MAX_CURVE_PERMUTATIONS = 100
-
-
-@dataclass(frozen=True)
-class ReportOptions:
-    """Settings of one evaluation, validated here (ValueError naming the field and what is allowed).
-
-    Attributes:
-        episodes: games per matchup (>= 1).
-        seed: seeds the episodes, a freshly built probe set and the permutation test (>= 0).
-        partner: ``self``, ``scripted``, ``random`` or the path of a model file.
-        deterministic: the trained policy takes its most likely action.
-        threshold: ``|z|`` above which a weight is a strong edge (> 0).
-        n_permutations: shuffles of the permutation test.
-        probe_per_scenario: states per scenario when a probe set must be built.
-        recompute_cmni: recompute the curve from the checkpoints even if ``cmni.csv`` exists.
-        curve_episodes: episodes per checkpoint for the score of a recomputed curve.
-        gif_scale: pixel upscale of the replay frames.
-        gif_frame_ms: duration of one GIF frame in milliseconds.
-        max_drawn_paths: paths drawn in the circuits figure (the strongest; all go to the CSV).
-    """
-
-    episodes: int = 32
-    seed: int = 0
-    partner: str = "self"
-    deterministic: bool = True
-    threshold: float = 2.0
-    n_permutations: int = 200
-    probe_per_scenario: int = 500
-    recompute_cmni: bool = False
-    curve_episodes: int = 8
-    gif_scale: int = 2
-    gif_frame_ms: int = 80
-    max_drawn_paths: int = 40
-
-    def __post_init__(self) -> None:
-        for name in ("episodes", "n_permutations", "probe_per_scenario", "curve_episodes", "gif_scale", "gif_frame_ms",
-                     "max_drawn_paths"):  # fmt: skip
-            check_int(name, getattr(self, name))
-        check_int("seed", self.seed, minimum=0)
-        check_positive("threshold", self.threshold)
-        check_partner(self.partner)
 
 
 @dataclass
@@ -139,7 +98,7 @@ def generate_report(
     Args:
         resolved: from :func:`experiment.run_folder.resolve_run`.
         out_dir: output folder; default :attr:`~experiment.run_folder.ResolvedRun.default_eval_dir`.
-        options: the settings (defaults: :class:`ReportOptions`).
+        options: the settings (defaults: :class:`~evaluation.options.ReportOptions`).
         log: progress messages (e.g. ``print``); silent when None.
 
     Raises:

@@ -62,8 +62,11 @@ def test_import_loads_no_network_library(module: str) -> None:
 
 
 def test_report_code_loads_no_training_and_no_torch_until_it_runs() -> None:
-    """evaluate.py rejects bad input before torch loads; the report never needs the training code."""
+    """The report never needs the training code, nor torch until it loads a model."""
     loaded = _loaded_after_import("evaluation.report")
     assert "agents.training" not in loaded and "cmni.callback" not in loaded
     assert not {"torch", "stable_baselines3"} & loaded
-    assert not {"torch", "stable_baselines3"} & _loaded_after_import("evaluate")
+
+
+def test_evaluate_cli_checks_flags_and_paths_before_loading_the_heavy_libraries() -> None:
+    assert not {"torch", "stable_baselines3", "matplotlib", "evaluation.report"} & _loaded_after_import("evaluate")

@@ -1,4 +1,4 @@
-"""Report settings and table writing (evaluation.report), without a model."""
+"""Report settings (evaluation.options) and table writing (evaluation.report), without a model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.report import ReportOptions, json_safe, write_csv
+from evaluation.options import ReportOptions
+from evaluation.report import json_safe, write_csv
 
 
 @pytest.mark.parametrize(
