@@ -8,17 +8,30 @@ Exit status: 0 done, 1 run-folder error (one line on stderr), 2 bad flags, 130 i
 
 from __future__ import annotations
 
-import argparse
-import math
+import os
 import signal
 import sys
-from dataclasses import fields
-from pathlib import Path
-from typing import Any, Callable, Sequence
 
-from experiment.config import ACTIVATION_NAMES, TrainConfig
-from experiment.run_folder import RunError, RunFolder, default_run_dir
-from frogtoad_env.config import EnvConfig
+
+def _exit_while_starting(signum: int, frame: object) -> None:
+    print("train.py: interrupted while starting; nothing was written", file=sys.stderr)
+    os._exit(130)
+
+
+if __name__ == "__main__":  # Ctrl-C or SIGTERM while the libraries load: one line, no traceback
+    signal.signal(signal.SIGINT, _exit_while_starting)
+    signal.signal(signal.SIGTERM, _exit_while_starting)
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import fields  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable, NoReturn, Sequence  # noqa: E402
+
+from experiment.config import ACTIVATION_NAMES, TrainConfig  # noqa: E402
+from experiment.run_folder import RunError, RunFolder, default_run_dir  # noqa: E402
+from frogtoad_env.config import EnvConfig  # noqa: E402
 
 DEFAULTS = TrainConfig()
 ENV_KEYS = frozenset(f.name for f in fields(EnvConfig))
@@ -93,10 +106,17 @@ CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 FLAG_OF_KEY = {key: flag for flag, key, _, _ in CONFIG_FLAGS}
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every flag defaults to ``argparse.SUPPRESS``: the namespace holds only what was given,
     and the defaults come from :class:`TrainConfig` (shown in --help)."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="train.py",
         description="Train coupled PPO agents (one shared policy, self-play) on Frog and Toad.",
         argument_default=argparse.SUPPRESS,
@@ -176,11 +196,17 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args, config, run_dir = parse(argv)
     resuming = config is None
     # A scheduler's SIGTERM (preemption, `kill`) saves a checkpoint just like Ctrl-C.
+    previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_showwarning, warnings.showwarning = warnings.showwarning, _one_line_warning
     try:
         run = RunFolder(run_dir)
         if resuming:
@@ -193,11 +219,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # disk full, read-only folder: the checkpoints already saved stay intact
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot write{where}: {error.strerror or error}; the run stops here and can be resumed "
+              f"with --resume {run_dir} once the disk is writable", file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
-        print(f"interrupted before training started; nothing in {run_dir} was changed", file=sys.stderr)
+        print(f"interrupted before training started; continue with --resume {run_dir}", file=sys.stderr)
         return 130
     finally:
+        signal.signal(signal.SIGINT, previous_sigint)
         signal.signal(signal.SIGTERM, previous_sigterm)
+        warnings.showwarning = previous_showwarning
     print(report(result, config))
     return 130 if result.interrupted else 0
 

@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 import torch
+from torch.utils.tensorboard import SummaryWriter
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
-from stable_baselines3.common.logger import configure
+from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, configure
 from stable_baselines3.common.utils import set_random_seed
 
 from agents.checkpoints import learning_rate_schedule, load_ppo, save_ppo
 from agents.coupled import coupled_policy_kwargs
 from agents.vec_env import FrogToadVecEnv
+from experiment.atomic import remove_stale_temporaries
 from experiment.config import TrainConfig
 from experiment.run_folder import CHECKPOINT_DIR, RunError, RunFolder
 from frogtoad_env.behaviour import EPISODE_KEYS, episode_means
@@ -132,6 +135,7 @@ def make_probe_callback(config: TrainConfig, run: RunFolder) -> BaseCallback:
         seed=config.seed,
         per_scenario=config.probe_per_scenario,
         n_permutations=config.probe_permutations,
+        n_null_draws=config.probe_null_draws,
     )
 
 
@@ -187,21 +191,56 @@ def check_new_run_dir(run: RunFolder) -> None:
 
 
 def open_resumed_model(run: RunFolder, config: TrainConfig, device: str) -> tuple[PPO, FrogToadVecEnv]:
-    """Load the latest checkpoint of ``run`` with a fresh env; RunError if there is none or it is corrupt.
+    """Load the newest loadable checkpoint of ``run`` with a fresh env.
 
-    The env and the global RNGs are seeded with ``config.seed + num_timesteps``, so a
-    resumed session does not replay the episodes of the first one and is itself reproducible.
+    A checkpoint that cannot be loaded (truncated or corrupt: the disk filled up, a copy
+    went wrong) is skipped with a warning naming it, and the one before it is used; it
+    stays on disk. The env and the global RNGs are seeded with ``config.seed +
+    num_timesteps``, so a resumed session does not replay the episodes of the first one
+    and is itself reproducible.
+
+    Raises:
+        RunError: no checkpoint, or none that loads.
     """
-    latest = run.latest_checkpoint()
-    if latest is None:
+    found = run.checkpoints()
+    if not found:
         raise RunError(f"{str(run.path)!r} has no checkpoint in {CHECKPOINT_DIR}/ to resume from")
-    step, path = latest
     env = make_env(config)
-    model = load_ppo(path, config, env=env, device=device)
-    if model.num_timesteps != step:
-        raise RunError(f"checkpoint {path} holds step {model.num_timesteps}, not the {step} its name says")
-    model.set_random_seed(config.seed + model.num_timesteps)
-    return model, env
+    for step, path in reversed(found):
+        try:
+            model = load_ppo(path, config, env=env, device=device)
+            if model.num_timesteps != step:
+                raise RunError(f"checkpoint {path} holds step {model.num_timesteps}, not the {step} its name says")
+        except RunError as error:
+            if step == found[0][0]:
+                env.close()
+                raise
+            warnings.warn(f"skipping a checkpoint that does not load ({error}); resuming from an earlier one", stacklevel=2)
+            continue
+        model.set_random_seed(config.seed + model.num_timesteps)
+        return model, env
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class PurgingTensorBoardOutput(TensorBoardOutputFormat):
+    """SB3's TensorBoard output whose event file starts with a purge marker at ``purge_step``.
+
+    TensorBoard then drops every event at or after that step from the earlier files of
+    the folder: what a killed session logged after its last checkpoint.
+    """
+
+    def __init__(self, folder: str, purge_step: int) -> None:
+        self.writer = SummaryWriter(log_dir=folder, purge_step=purge_step)
+        self._is_closed = False
+
+
+def tensorboard_logger(run: RunFolder, resume_step: int) -> Logger:
+    """SB3 logger writing TensorBoard events to ``run.tb_dir``; on a resume (``resume_step``
+    > 0) the steps logged after the resumed checkpoint are purged, so no step appears twice
+    and curves never step backwards."""
+    if resume_step == 0:
+        return configure(str(run.tb_dir), ["tensorboard"])
+    return Logger(folder=str(run.tb_dir), output_formats=[PurgingTensorBoardOutput(str(run.tb_dir), resume_step)])
 
 
 def train(
@@ -233,18 +272,40 @@ def train(
     torch.set_num_threads(config.torch_threads)
     device = resolve_device(config.device)
     if resume:
-        saved = run.load_config()
-        if saved != config:
+        if run.load_config() != config:
             raise RunError(f"config differs from {run.config_path}; resume with the saved config")
-    if resume and (run.latest_checkpoint() is not None or run.final_model.exists()):
+    else:
+        check_new_run_dir(run)
+    with run.lock():
+        remove_stale_temporaries(run.path)
+        return _train_locked(config, run, device, progress_bar, callbacks)
+
+
+def _finished_model(run: RunFolder, config: TrainConfig) -> PPO | None:
+    """The run's ``final_model.zip`` if it loads and has reached ``config.timesteps``, else None."""
+    if not run.final_model.is_file():
+        return None
+    try:
+        model = load_ppo(run.final_model, config)
+    except RunError:
+        return None
+    return model if model.num_timesteps >= config.timesteps else None
+
+
+def _train_locked(
+    config: TrainConfig, run: RunFolder, device: str, progress_bar: bool, callbacks: Sequence[BaseCallback]
+) -> TrainResult:
+    """:func:`train` once ``run`` is locked: build or load the model, learn, save."""
+    finished = _finished_model(run, config)
+    if finished is not None:
+        return TrainResult(run.path, finished, finished.num_timesteps, False, run.final_model, math.nan, 0.0,
+                           already_complete=True)  # fmt: skip
+    if run.latest_checkpoint() is not None or run.final_model.exists():
         model, env = open_resumed_model(run, config, device)
     else:  # a new run, or one that stopped before it saved any model: nothing to lose, start over
-        if not resume:
-            check_new_run_dir(run)
         set_random_seed(config.seed)
         env = make_env(config)
         model = make_model(replace(config, device=device), env)
-        run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         run.save_config(config)
     remaining = config.timesteps - model.num_timesteps
     if remaining <= 0:
@@ -252,7 +313,7 @@ def train(
         if not run.final_model.exists():
             save_ppo(model, run.final_model)
         return TrainResult(run.path, model, model.num_timesteps, False, run.final_model, math.nan, 0.0, already_complete=True)
-    model.set_logger(configure(str(run.tb_dir), ["tensorboard"]))
+    model.set_logger(tensorboard_logger(run, model.num_timesteps))
     checkpoints = CheckpointCallback(run, config.checkpoint_every)
 
     built_in: list[BaseCallback] = [checkpoints, EpisodeStatsCallback()]

@@ -10,7 +10,9 @@ env config); one ``cmni.csv`` row and one statistics ``.npz`` per probe; the unt
 network's statistics once per run.
 
 Logged to the model's SB3 logger at the probe's step (TensorBoard when the model has a
-``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained``,
+``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained`` (mean of
+the untrained null), ``cmni/null_untrained_sd``, ``cmni/excess`` (CMNI - null mean),
+``cmni/z_untrained``, ``cmni/candidates_excess``,
 ``cmni/null_permutation_mean``, ``cmni/p_value``, ``cmni/z_score``,
 ``cmni/candidates``, ``cmni/candidate_fraction``, ``cmni/candidates_<layer>``,
 ``cmni/overlap_<layer>`` and ``cmni/overlap_all`` (egocentric only),
@@ -26,14 +28,16 @@ values at ``num_timesteps``, then restored for the next regular dump.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.save_util import load_from_zip_file
 from threadpoolctl import threadpool_limits
 
 from experiment.atomic import atomic_savez
@@ -43,7 +47,7 @@ from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 
 from .metric import SCENARIO_NAMES, CMNIResult
-from .probe import csv_row, measure_policy, untrained_null
+from .probe import UntrainedNull, csv_row, measure_policy, untrained_null
 from .probe_set import ProbeSet, build_probe_set
 from .recorder import RecordedActivations, layer_names
 from .stats import PermutationResult
@@ -82,6 +86,8 @@ class CMNICallback(BaseCallback):
         seed: seed of the probe set, of the untrained network and of the permutations.
         per_scenario: probe states per scenario when the probe set is built.
         n_permutations: label permutations of the permutation test (>= 1).
+        n_null_draws: untrained initialisations of the untrained-network null (>= 1),
+            measured once per run.
         save_activations: also store the raw activations, logits and labels in every
             ``cmni/step_*.npz``.
         verbose: 1 prints one line per probe.
@@ -91,7 +97,8 @@ class CMNICallback(BaseCallback):
     Attributes (after training start):
         probe_set: the :class:`~cmni.probe_set.ProbeSet`.
         layers: the probed layer names.
-        null_untrained: CMNI of the untrained network (``untrained_copy(policy, seed)``).
+        null: the untrained-network null distribution (:class:`cmni.probe.UntrainedNull`).
+        null_untrained: its mean CMNI.
         history: one dict per probe, the values of the CSV row.
         last_result: :class:`~cmni.metric.CMNIResult` of the latest probe.
     """
@@ -104,6 +111,7 @@ class CMNICallback(BaseCallback):
         seed: int = 0,
         per_scenario: int = 1000,
         n_permutations: int = 100,
+        n_null_draws: int = 10,
         save_activations: bool = False,
         verbose: int = 0,
         blas_threads: int | None = 1,
@@ -117,6 +125,7 @@ class CMNICallback(BaseCallback):
         self.seed = check_int("seed", seed, minimum=0)
         self.per_scenario = check_int("per_scenario", per_scenario)
         self.n_permutations = check_int("n_permutations", n_permutations)
+        self.n_null_draws = check_int("n_null_draws", n_null_draws)
         self.save_activations = bool(save_activations)
         if blas_threads is not None:
             check_int("blas_threads", blas_threads)
@@ -124,7 +133,7 @@ class CMNICallback(BaseCallback):
         self.probe_set: ProbeSet | None = None
         self.layers: list[str] = []
         self.null_untrained: float = math.nan
-        self.null_result: CMNIResult | None = None
+        self.null: UntrainedNull | None = None
         self.history: list[dict[str, float]] = []
         self.last_result: CMNIResult | None = None
         self._columns: list[str] = []
@@ -151,12 +160,32 @@ class CMNICallback(BaseCallback):
         self._columns = cmni_csv_columns(self.layers, egocentric)
         self._check_csv_header()
 
-        self.null_result, null_rec = untrained_null(policy, self.probe_set, self.seed)
-        self.null_untrained = float(self.null_result.cmni)
-        atomic_savez(self.run.null_untrained_path, self._stats_arrays(-1, self.null_result, null_rec, None, {}), fsync=False)
+        self.null = untrained_null(policy, self.probe_set, self.seed, self.n_null_draws)
+        self.null_untrained = self.null.mean
+        arrays = self._stats_arrays(-1, self.null.first, self.null.first_recorded, None, {})
+        atomic_savez(self.run.null_untrained_path, {**arrays, "null_untrained_draws": self.null.cmni,
+                                                    "null_untrained_candidates": self.null.candidates}, fsync=False)  # fmt: skip
 
         self._last_probe_step = None
         self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
+        self._probe_unprobed_checkpoints()
+
+    def _probe_unprobed_checkpoints(self) -> None:
+        """Probe every saved checkpoint up to now that has no ``cmni.csv`` row: a kill or an
+        interrupt between saving a checkpoint and probing it leaves one, and the probe
+        belongs to the checkpoint. Such a row has no episode score (NaN)."""
+        probed = {int(row["step"]) for row in read_cmni_csv(self.run.cmni_csv).rows} if self.run.cmni_csv.exists() else set()
+        for step, path in self.run.checkpoints():
+            if step > self.num_timesteps or step in probed:
+                continue
+            try:
+                _, params, _ = load_from_zip_file(path, device="cpu")
+            except Exception as error:  # a corrupt zip: training skips it too
+                warnings.warn(f"cannot probe checkpoint {path}: {' '.join(str(error).split())}", stacklevel=2)
+                continue
+            policy = copy.deepcopy(self.model.policy).to("cpu")
+            policy.load_state_dict(params["policy"])
+            self._probe(policy, step, math.nan)
 
     def _on_rollout_start(self) -> None:
         # A rollout starts right after the update that used every step so far, so the
@@ -181,17 +210,16 @@ class CMNICallback(BaseCallback):
         """
         if self.probe_set is None:
             raise RuntimeError("CMNICallback.probe() needs the probe set; training has not started")
-        with limit_blas_threads(self.blas_threads):
-            return self._probe()
-
-    def _probe(self) -> dict[str, float]:
-        step = int(self.num_timesteps)
-        measured = measure_policy(self.model.policy, self.probe_set, self.n_permutations, self.seed)
-        result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
         score = episode_means(getattr(self.model, "ep_info_buffer", None) or []).get("score", math.nan)
-        row = csv_row(step, result, perm, overlap, self.null_untrained, score)
+        with limit_blas_threads(self.blas_threads):
+            return self._probe(self.model.policy, int(self.num_timesteps), score)
 
-        self._log(step, result, perm, overlap)
+    def _probe(self, policy: Any, step: int, score: float) -> dict[str, float]:
+        measured = measure_policy(policy, self.probe_set, self.n_permutations, self.seed)
+        result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
+        row = csv_row(step, result, perm, overlap, self.null, score)
+
+        self._log(step, result, perm, overlap, row)
         atomic_savez(
             self.run.stats_path(step), self._stats_arrays(step, result, rec, perm, overlap, row["mean_episode_score"]), fsync=False
         )
@@ -248,9 +276,11 @@ class CMNICallback(BaseCallback):
 
     def _append_csv_row(self, row: dict[str, float]) -> None:
         rows = read_cmni_csv(self.run.cmni_csv).rows if self.run.cmni_csv.exists() else []
-        write_cmni_csv(self.run.cmni_csv, self._columns, [*rows, row])
+        rows = sorted([r for r in rows if r["step"] != row["step"]] + [row], key=lambda r: r["step"])
+        write_cmni_csv(self.run.cmni_csv, self._columns, rows)
 
-    def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float]) -> None:
+    def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float],
+             row: dict[str, float]) -> None:  # fmt: skip
         """Record the probe's values and dump them at ``step``, leaving pending values of
         other code untouched (they are set aside and restored)."""
         logger = self.logger
@@ -265,6 +295,10 @@ class CMNICallback(BaseCallback):
             for n in self.layers:
                 logger.record(f"cmni/{n}", float(result.per_layer[n]))
             logger.record("cmni/null_untrained", self.null_untrained)
+            logger.record("cmni/null_untrained_sd", row["null_untrained_sd"])
+            logger.record("cmni/excess", row["excess_cmni"])
+            logger.record("cmni/z_untrained", row["z_untrained"])
+            logger.record("cmni/candidates_excess", row["candidates"] - row["candidates_null_mean"])
             logger.record("cmni/null_permutation_mean", float(perm.null_mean))
             logger.record("cmni/p_value", float(perm.p_value))
             logger.record("cmni/z_score", float(perm.z_score))

@@ -98,14 +98,14 @@ def analyse_checkpoint(
         probe_set: the labelled states.
         n_permutations: shuffles for the permutation test.
         seed: seed of the permutation test.
-        untrained_seed: torch seed of the untrained network (the training callback
-            uses the run's seed, so the same value reproduces its ``null_untrained``).
+        untrained_seed: torch seed of the untrained network; the run's seed gives draw 0
+            of the training callback's null (:func:`cmni.probe.untrained_null`).
     """
     from .probe import measure_policy, untrained_null
 
     policy = getattr(policy, "policy", policy)
     measured = measure_policy(policy, probe_set, n_permutations, seed)
-    untrained, _ = untrained_null(policy, probe_set, int(untrained_seed))
+    untrained = untrained_null(policy, probe_set, int(untrained_seed), n_draws=1).first
     rec = measured.recorded
     return CheckpointCMNI(
         measured.result, measured.permutation, untrained, dict(rec.layers), rec.logits, measured.overlap, probe_set

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from cmni.neurons import analyse_checkpoint
-from cmni.probe import csv_row
+from cmni.probe import UntrainedNull, csv_row, untrained_null
 from cmni.probe_set import ProbeSet
 from experiment.run_folder import RunFolder, cmni_csv_columns, layers_from_cmni_columns, read_cmni_csv
 
@@ -177,18 +177,19 @@ def recompute_curve(
         probe_set: the run's probe set (or a freshly built one).
         load: ``path -> model`` (an SB3 model with ``.policy``, or a policy).
         n_permutations, seed: permutation test settings.
-        untrained_seed: torch seed of the untrained network of the null.
+        untrained_seed: torch seed of the first untrained network of the null
+            (:func:`cmni.probe.untrained_null`, as the training callback draws it).
         score: optional ``model -> mean episode score``; NaN when None.
     """
     rows: list[dict[str, float]] = []
-    null_untrained = math.nan
+    null: UntrainedNull | None = None
     for step, path in checkpoints:
         model = load(path)
         analysed = analyse_checkpoint(model, probe_set, n_permutations, seed, untrained_seed)
-        if math.isnan(null_untrained):
-            null_untrained = float(analysed.untrained.cmni)
+        if null is None:  # one architecture: the same null for every checkpoint
+            null = untrained_null(getattr(model, "policy", model), probe_set, untrained_seed)
         mean_score = float(score(model)) if score is not None else math.nan
-        row = csv_row(step, analysed.result, analysed.permutation, analysed.overlap, null_untrained, mean_score)
+        row = csv_row(step, analysed.result, analysed.permutation, analysed.overlap, null, mean_score)
         row[NULL_LOW], row[NULL_HIGH] = null_band(analysed.permutation.null_cmni)
         rows.append(row)
     return curve_from_rows(rows, "recomputed")

@@ -39,7 +39,7 @@ def check_net_arch(net_arch: Sequence[int]) -> tuple[int, ...]:
     if isinstance(net_arch, (str, bytes)) or not isinstance(net_arch, Sequence) or len(net_arch) == 0:
         raise ValueError(f"net_arch must be one or more positive integers, got {net_arch!r}")
     for units in net_arch:
-        check_int("every net_arch entry", units, maximum=MAX_UNITS)
+        check_int("net_arch entry", units, maximum=MAX_UNITS)
     return tuple(int(units) for units in net_arch)
 
 
@@ -66,8 +66,9 @@ class TrainConfig:
         checkpoint_every: agent-steps between checkpoints.
         probe: run the CMNI probe callback.
         probe_every: agent-steps between CMNI probes; ``None`` = ``checkpoint_every``.
-        probe_per_scenario, probe_permutations: probe-set states per scenario and
-            permutation-test shuffles, passed to the CMNI callback.
+        probe_per_scenario, probe_permutations, probe_null_draws: probe-set states per
+            scenario, permutation-test shuffles and untrained initialisations of the
+            untrained-network null, passed to the CMNI callback.
         device: torch device for the policy: ``cpu``, ``cuda``, ``cuda:N``, ``mps`` or ``auto``.
         torch_threads: ``torch.set_num_threads`` during training (see docs/training.md).
         learning_rate: Adam step size at the start; ``lr_schedule="linear"`` decays it to 0
@@ -91,6 +92,7 @@ class TrainConfig:
     probe_every: int | None = None
     probe_per_scenario: int = 1000
     probe_permutations: int = 100
+    probe_null_draws: int = 10
     device: str = "cpu"
     torch_threads: int = 1
     learning_rate: float = 1e-3
@@ -110,8 +112,8 @@ class TrainConfig:
         check_int("timesteps", self.timesteps, maximum=MAX_TIMESTEPS)
         check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         check_int("n_games", self.n_games, maximum=MAX_GAMES)
-        for name in ("checkpoint_every", "probe_per_scenario", "probe_permutations", "torch_threads", "n_steps",
-                     "n_minibatches", "n_epochs"):
+        for name in ("checkpoint_every", "probe_per_scenario", "probe_permutations", "probe_null_draws", "torch_threads",
+                     "n_steps", "n_minibatches", "n_epochs"):
             check_int(name, getattr(self, name), maximum=MAX_TIMESTEPS)
         if self.probe_every is not None:
             check_int("probe_every", self.probe_every, maximum=MAX_TIMESTEPS)

@@ -19,11 +19,13 @@ Torch-free: reading a run folder never loads a network library.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +43,7 @@ CMNI_CSV = "cmni.csv"
 CMNI_STATS_DIR = "cmni"
 NULL_UNTRAINED_FILE = "null_untrained.npz"
 EVAL_DIR = "eval"
+LOCK_FILE = ".lock"
 _STEP_NAME = "step_{:012d}"
 _STEP_RE = re.compile(r"^step_(\d{12})\.(zip|npz)$")
 
@@ -67,25 +70,41 @@ def cmni_csv_row(
     p_value: float,
     z_score: float,
     null_untrained: float,
+    null_untrained_sd: float,
+    excess_cmni: float,
+    z_untrained: float,
+    candidates_null_mean: float,
+    candidates_null_sd: float,
     null_permutation_mean: float,
     overlap: Mapping[str, float],
     mean_episode_score: float,
 ) -> dict[str, float]:
     """One ``cmni.csv`` row (column -> value), in column order.
 
-    ``step`` (agent-steps), ``cmni_total`` and ``cmni_<layer>`` (CMNI over all units / one
-    layer), ``candidates`` and ``candidates_<layer>`` (mirror candidates), ``p_value`` and
-    ``z_score`` (permutation test), ``null_untrained`` (CMNI of the untrained network),
-    ``null_permutation_mean``, ``overlap_<layer>`` and ``overlap_all`` (self/other overlap,
-    egocentric observations only; ``overlap`` is empty otherwise), ``mean_episode_score``
-    (points per player over the last training episodes).
+    - ``step``: agent-steps the probed policy was trained on.
+    - ``cmni_total``, ``cmni_<layer>``: CMNI over all probed units, per layer.
+    - ``candidates``, ``candidates_<layer>``: mirror candidates (both deltas > 0).
+    - ``p_value``, ``z_score``: permutation test (scenario labels shuffled).
+    - ``null_untrained``, ``null_untrained_sd``: mean and sample sd of the CMNI of K
+      untrained networks of the same architecture; ``excess_cmni`` = cmni_total - mean,
+      ``z_untrained`` = excess / sd; ``candidates_null_mean``, ``candidates_null_sd``: the
+      same null for the candidate count.
+    - ``null_permutation_mean``: mean CMNI under shuffled labels.
+    - ``overlap_<layer>``, ``overlap_all``: self/other overlap (egocentric observations only;
+      ``overlap`` is empty otherwise).
+    - ``mean_episode_score``: points per player over the last training episodes (NaN when
+      unknown, e.g. a checkpoint probed after a restart).
     """
     row: dict[str, float] = {"step": int(step), "cmni_total": float(cmni_total)}
     row.update({f"cmni_{n}": float(v) for n, v in cmni_per_layer.items()})
     row["candidates"] = int(candidates)
     row.update({f"candidates_{n}": int(v) for n, v in candidates_per_layer.items()})
-    row.update(p_value=float(p_value), z_score=float(z_score), null_untrained=float(null_untrained),
-               null_permutation_mean=float(null_permutation_mean))  # fmt: skip
+    row.update(
+        p_value=float(p_value), z_score=float(z_score), null_untrained=float(null_untrained),
+        null_untrained_sd=float(null_untrained_sd), excess_cmni=float(excess_cmni), z_untrained=float(z_untrained),
+        candidates_null_mean=float(candidates_null_mean), candidates_null_sd=float(candidates_null_sd),
+        null_permutation_mean=float(null_permutation_mean),
+    )  # fmt: skip
     row.update({f"overlap_{n}": float(v) for n, v in overlap.items()})
     row["mean_episode_score"] = float(mean_episode_score)
     return row
@@ -95,7 +114,7 @@ def cmni_csv_columns(layers: Sequence[str], egocentric: bool) -> list[str]:
     """Header of ``cmni.csv`` for the given probed layers (the keys of :func:`cmni_csv_row`)."""
     zeros = dict.fromkeys(layers, 0)
     overlap = {**zeros, "all": 0} if egocentric else {}
-    return list(cmni_csv_row(0, 0, zeros, 0, zeros, 0, 0, 0, 0, overlap, 0))
+    return list(cmni_csv_row(0, 0, zeros, 0, zeros, *[0] * 9, overlap, 0))
 
 
 def layers_from_cmni_columns(columns: Sequence[str]) -> tuple[str, ...]:
@@ -167,7 +186,7 @@ def write_cmni_csv(path: Path | str, columns: Sequence[str], rows: Sequence[Mapp
 
 def _cell(column: str, value: float) -> float | int:
     """Counts (``step``, ``candidates*``) as integers, so a rewritten file reads as the original."""
-    is_count = column == "step" or column.startswith("candidates")
+    is_count = column == "step" or (column.startswith("candidates") and "null" not in column)
     return int(value) if is_count and math.isfinite(value) and float(value).is_integer() else value
 
 
@@ -238,6 +257,24 @@ class RunFolder:
     def latest_checkpoint(self) -> tuple[int, Path] | None:
         found = self.checkpoints()
         return found[-1] if found else None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the folder (created if absent) for the block, so two
+        processes never train in one run folder; RunError at once if another holds it.
+        The lock is the kernel's (``flock``): a killed process releases it."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / LOCK_FILE, "a")
+        except OSError as error:
+            raise RunError(f"cannot use the run folder {str(self.path)!r}: {one_line(error)}") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunError(f"another process is using the run folder {str(self.path)!r}; wait for it or "
+                               "stop it first") from None  # fmt: skip
+            yield
 
     def is_run(self) -> bool:
         return self.config_path.is_file()

@@ -1,8 +1,8 @@
 """End to end: ``python evaluate.py`` on a tiny seeded run (seconds of training).
 
 The run and its evaluation are also compared with the numbers that the code before the
-evaluation was split into ``evaluation/`` produced on the same seed (commit 044139a):
-the same checkpoints, the same ``cmni.csv`` and the same artefacts.
+evaluation was split into ``evaluation/`` produced on the same seed: the same checkpoints,
+the same ``cmni.csv`` and the same artefacts (see "pinned numbers" at the end).
 """
 
 from __future__ import annotations
@@ -132,29 +132,31 @@ def _fingerprint(model_zip: Path) -> tuple[float, float, float]:
 
 
 def test_same_seed_gives_the_pinned_checkpoints_and_cmni_csv(run_dir: Path) -> None:
-    """Fingerprints compare with a relative tolerance of 1e-6, so that another CPU's last-bit
-    float differences pass while any change to training does not."""
+    """Fingerprints compare with a relative tolerance (see the pinned numbers), so that another
+    CPU's last-bit float differences pass while any change to training does not."""
     models = sorted((run_dir / "checkpoints").glob("*.zip")) + [run_dir / "final_model.zip"]
     assert {p.name: _fingerprint(p) for p in models} == {
         name: pytest.approx(values, rel=1e-6) for name, values in CHECKPOINT_FINGERPRINTS.items()
     }
     rows = [tuple(float(r[c]) for c in CMNI_CSV_COLUMNS) for r in _read_csv(run_dir / "cmni.csv")]
-    assert rows == [pytest.approx(row, rel=1e-6) for row in CMNI_CSV_ROWS]
+    assert rows == [pytest.approx(row, rel=1e-5) for row in CMNI_CSV_ROWS]
 
 
 def test_same_run_gives_the_pinned_report(report_dir: Path) -> None:
-    behaviour = {r["label"]: tuple(float(r[c]) for c in BEHAVIOUR_COLUMNS) for r in _read_csv(report_dir / "behaviour.csv")}
+    rows = _read_csv(report_dir / "behaviour.csv")
+    behaviour = {r["label"]: tuple(float(r[c]) for c in BEHAVIOUR_COLUMNS) for r in rows}
     assert behaviour == {label: pytest.approx(row, rel=1e-9, nan_ok=True) for label, row in BEHAVIOUR_ROWS.items()}
 
     m = _strict_json(report_dir / "metrics.json")
     ck = m["cmni"]["checkpoint"]
-    assert {k: ck[k] for k in CHECKPOINT_CMNI} == pytest.approx(CHECKPOINT_CMNI, rel=1e-6)
-    assert {layer: {k: info[k] for k in ("candidates", "partner_specific")} for layer, info in m["neurons"].items()} == NEURONS
+    assert {k: ck[k] for k in CHECKPOINT_CMNI} == pytest.approx(CHECKPOINT_CMNI, rel=1e-5)
+    neurons = {layer: {k: info[k] for k in ("candidates", "partner_specific")} for layer, info in m["neurons"].items()}
+    assert neurons == NEURONS
     curve = m["cmni"]["curve"]
-    assert {k: curve[k] for k in CURVE} == pytest.approx(CURVE, rel=1e-6)
+    assert {k: curve[k] for k in CURVE} == pytest.approx(CURVE, rel=1e-5)
     for name, expected in CANDIDATES.items():
         rows = [(int(r["unit"]), float(r["mns"]), float(r["both_none_ratio"])) for r in _read_csv(report_dir / name)]
-        assert rows == [pytest.approx(row, rel=1e-6) for row in expected]
+        assert rows == [pytest.approx(row, rel=1e-5) for row in expected]
     assert [(r["path"], r["kind"]) for r in _read_csv(report_dir / "circuits.csv")] == CIRCUIT_PATHS
     assert m["circuits"]["paths_per_action"] == PATHS_PER_ACTION
 
@@ -176,7 +178,8 @@ def test_lone_checkpoint_and_recomputed_curve(run_dir: Path, tmp_path: Path, cap
     # a checkpoint inside the run: the config comes from the run folder
     ckpt = run_dir / "checkpoints" / "step_000000004096.zip"
     out = tmp_path / "ck"
-    code, _, err = _main([str(ckpt), "--episodes", "2", "--permutations", "20", "--out", str(out), "--recompute-cmni", "--quiet"], capsys)
+    args = [str(ckpt), "--episodes", "2", "--permutations", "20", "--out", str(out), "--recompute-cmni", "--quiet"]
+    code, _, err = _main(args, capsys)
     assert code == 0, err
     m = _strict_json(out / "metrics.json")
     assert m["run"]["env_config"]["max_steps"] == MAX_STEPS and m["run"]["checkpoint_step"] == 4096
@@ -312,41 +315,49 @@ def test_cli_exit_code_without_traceback(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- pinned numbers
-# Written by commit 044139a (agents/report.py, before the split) for the run and REPORT_ARGS above,
-# on Python 3.11 with the pinned constraints.txt. The score intervals then came from a hand-written
-# t quantile; scipy's differs from it in the 16th digit, hence rel=1e-9 for the behaviour rows.
+# Written by the code before the split (main at da4d6ae: agents/report.py, agents/evaluation.py,
+# cmni/analysis.py) for the run and REPORT_ARGS above, on Python 3.11 with constraints.txt. The
+# checkpoints and cmni.csv also match commit 044139a (before the run folder got one owner) within
+# 1e-6, except null_untrained, which became the mean of 10 untrained networks in da4d6ae. The score
+# intervals then came from a hand-written t quantile; scipy's differs in the 16th digit.
+# Tolerances: 1e-6 for parameters, 1e-5 for the CMNI (a difference of means, so last-bit float
+# differences on another CPU grow), 1e-9 for the behaviour rows.
 
 #: Checkpoint -> (sum, sum of squares, dot with a fixed N(0, 1) vector) of every policy parameter.
 #: step 6144 equals 4096: the linear learning-rate schedule is 0 at the last update.
 CHECKPOINT_FINGERPRINTS = {
-    "step_000000002048.zip": (-42.61859810043825, 320.8581145641125, -4.847726126630837),
-    "step_000000004096.zip": (-39.3731790772581, 321.1823918709432, -4.531449873793549),
-    "step_000000006144.zip": (-39.3731790772581, 321.1823918709432, -4.531449873793549),
-    "final_model.zip": (-39.3731790772581, 321.1823918709432, -4.531449873793549),
+    "step_000000002048.zip": (-42.61859849031316, 320.85811403015305, -4.84772618039613),
+    "step_000000004096.zip": (-39.373179193760734, 321.1823914663413, -4.531449873375503),
+    "step_000000006144.zip": (-39.373179193760734, 321.1823914663413, -4.531449873375503),
+    "final_model.zip": (-39.373179193760734, 321.1823914663413, -4.531449873375503),
 }
-CMNI_CSV_COLUMNS = ("step", "cmni_total", "candidates", "p_value", "z_score", "null_untrained", "null_permutation_mean",
-                    "overlap_all", "mean_episode_score")  # fmt: skip
+CMNI_CSV_COLUMNS = ("step", "cmni_total", "candidates", "p_value", "z_score", "null_untrained", "null_untrained_sd",
+                    "null_permutation_mean", "overlap_all", "mean_episode_score")  # fmt: skip
 CMNI_CSV_ROWS = [
-    (2048, 0.0006421942263841624, 1, 1.0, -2.499271514654307, 0.0001635095056068773, 0.018048352977014778, 0.2943721367830322, 14.53125),
-    (4096, 0.0008481090830173357, 1, 1.0, -2.390186663573442, 0.0001635095056068773, 0.01817404167943399, 0.2926965263586309, 15.109375),
-    (6144, 0.0008481090830173357, 1, 1.0, -2.390186663573442, 0.0001635095056068773, 0.01817404167943399, 0.2926965263586309, 15.864583333333334),
+    (2048, 0.0006421946066742142, 1, 1.0, -2.499271484741986, 0.03806960875744153, 0.029728444086368887,
+     0.018048353141136127, 0.2943721403232356, 14.53125),
+    (4096, 0.0008481089200358857, 1, 1.0, -2.390186638692347, 0.03806960875744153, 0.029728444086368887,
+     0.01817404183766181, 0.29269652169797794, 15.109375),
+    (6144, 0.0008481089200358857, 1, 1.0, -2.390186638692347, 0.03806960875744153, 0.029728444086368887,
+     0.01817404183766181, 0.29269652169797794, 15.864583333333334),
 ]
-BEHAVIOUR_COLUMNS = ("score_mean", "score_ci_low", "score_ci_high", "help_rate_partner_distressed", "help_rate_partner_ok",
-                     "leap_rate_rough_ahead", "count_steps", "count_helps", "count_partner_distressed_steps",
-                     "count_helps_partner_distressed", "count_rough_ahead_steps", "count_leaps_on_rough_ahead")  # fmt: skip
+BEHAVIOUR_COLUMNS = ("score_mean", "score_ci_low", "score_ci_high", "help_rate_partner_distressed",
+                     "help_rate_partner_ok", "leap_rate_rough_ahead", "count_steps", "count_helps",
+                     "count_partner_distressed_steps", "count_helps_partner_distressed", "count_rough_ahead_steps",
+                     "count_leaps_on_rough_ahead")  # fmt: skip
 BEHAVIOUR_ROWS = {
     "trained (with self)": (60.0, 60.0, 60.0, 0.0, 0.0, 0.0, 240, 0, 22, 0, 24, 0),
     "trained (partner)": (60.0, 60.0, 60.0, 0.0, 0.0, 0.0, 240, 0, 23, 0, 24, 0),
     "scripted (both seats)": (58.25, 55.86316527103722, 60.63683472896278, math.nan, 0.0, 1.0, 480, 0, 0, 0, 14, 14),
-    "random (both seats)": (13.375, 10.302180953813467, 16.44781904618653, 0.35714285714285715, 0.23819742489270387, 0.28,
-                            480, 116, 14, 5, 50, 14),  # fmt: skip
+    "random (both seats)": (13.375, 10.302180953813467, 16.44781904618653, 0.35714285714285715, 0.23819742489270387,
+             0.28, 480, 116, 14, 5, 50, 14),
 }
 CHECKPOINT_CMNI = {
-    "cmni": 0.0008481090830173357,
-    "null_untrained": 0.0001635095056068773,
-    "null_permutation_mean": 0.016990825808322067,
+    "cmni": 0.0008481089200358857,
+    "null_untrained": 0.00016350958321709186,
+    "null_permutation_mean": 0.01699082566625657,
     "p_value": 1.0,
-    "z_score": -2.227092535375284,
+    "z_score": -2.2270925853767096,
     "n_candidates": 1,
 }
 NEURONS = {
@@ -356,14 +367,14 @@ NEURONS = {
 CURVE = {
     "n_probes": 3,
     "peak_step": 4096,
-    "peak_cmni": 0.0008481090830173357,
-    "last_cmni": 0.0008481090830173357,
-    "null_untrained": 0.0001635095056068773,
+    "peak_cmni": 0.0008481089200358857,
+    "last_cmni": 0.0008481089200358857,
+    "null_untrained": 0.03806960875744153,
     "last_mean_episode_score": 15.864583333333334,
 }
 #: file -> (unit, MNS, both/none ratio) per mirror candidate
 CANDIDATES = {
-    "candidates_coupled.csv": [(7, 0.020354617992416058, 1.5517713753506064)],
+    "candidates_coupled.csv": [(7, 0.020354614080861255, 1.5517713565945257)],
     "candidates_pi.0.csv": [],
 }
 CIRCUIT_PATHS = [

@@ -214,7 +214,7 @@ def test_resume_complete_run_changes_nothing(finished_run: Path, capsys: pytest.
     assert snapshot(finished_run) == before
 
 
-@pytest.mark.parametrize("problem", ["missing", "no_config", "bad_config", "no_checkpoint", "corrupt_checkpoint"])
+@pytest.mark.parametrize("problem", ["missing", "no_config", "bad_config"])
 def test_resume_errors_exit_1_one_line(
     problem: str, tmp_path: Path, finished_run: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,10 +225,6 @@ def test_resume_errors_exit_1_one_line(
         (run_dir / CONFIG_FILE).unlink()
     elif problem == "bad_config":
         (run_dir / CONFIG_FILE).write_text('{"coupling": 3}')
-    elif problem == "no_checkpoint":
-        shutil.rmtree(run_dir / "checkpoints")
-    elif problem == "corrupt_checkpoint":
-        RunFolder(run_dir).latest_checkpoint()[1].write_bytes(b"not a zip file")
     before = snapshot(run_dir) if run_dir.exists() else None
     assert train_cli.main(["--resume", str(run_dir), "--no-progress"]) == 1
     err = capsys.readouterr().err.strip()
