@@ -17,7 +17,10 @@ NULL_0_TO_40 = np.arange(41.0)
 
 
 def _row(step: int, cmni: float, score: float) -> dict[str, float]:
-    return cmni_csv_row(step, cmni, {"l": cmni}, 1, {"l": 1}, 0.5, 1.0, 0.01, 0.02, {}, score)
+    return cmni_csv_row(step, cmni, {"l": cmni}, 1, {"l": 1}, p_value=0.5, z_score=1.0, null_untrained=0.01,
+                        null_untrained_sd=0.001, excess_cmni=cmni - 0.01, z_untrained=(cmni - 0.01) / 0.001,
+                        candidates_null_mean=1.0, candidates_null_sd=0.5, null_permutation_mean=0.02, overlap={},
+                        mean_episode_score=score)  # fmt: skip
 
 
 def _run(tmp_path: Path, rows: list[dict[str, float]]) -> RunFolder:
