@@ -169,6 +169,7 @@ def recompute_curve(
     seed: int = 0,
     untrained_seed: int = 0,
     score: Callable[[Any], float] | None = None,
+    null_draws: int = 10,
 ) -> CMNICurve:
     """The CMNI curve from saved checkpoints, with the columns of ``cmni.csv``.
 
@@ -180,6 +181,7 @@ def recompute_curve(
         untrained_seed: torch seed of the first untrained network of the null
             (:func:`cmni.probe.untrained_null`, as the training callback draws it).
         score: optional ``model -> mean episode score``; NaN when None.
+        null_draws: untrained networks in the null (the run's ``probe_null_draws``).
     """
     rows: list[dict[str, float]] = []
     null: UntrainedNull | None = None
@@ -187,7 +189,7 @@ def recompute_curve(
         model = load(path)
         analysed = analyse_checkpoint(model, probe_set, n_permutations, seed, untrained_seed)
         if null is None:  # one architecture: the same null for every checkpoint
-            null = untrained_null(getattr(model, "policy", model), probe_set, untrained_seed)
+            null = untrained_null(getattr(model, "policy", model), probe_set, untrained_seed, null_draws)
         mean_score = float(score(model)) if score is not None else math.nan
         row = csv_row(step, analysed.result, analysed.permutation, analysed.overlap, null, mean_score)
         row[NULL_LOW], row[NULL_HIGH] = null_band(analysed.permutation.null_cmni)

@@ -220,7 +220,8 @@ def _curve(
         checkpoints = [(resolved.checkpoint_step or 0, resolved.model_path)]
     return recompute_curve(checkpoints, probe_set, lambda path: load_ppo(path, env_config=cfg),
                            n_permutations=min(options.n_permutations, MAX_CURVE_PERMUTATIONS), seed=options.seed,
-                           untrained_seed=resolved.config.seed, score=score)  # fmt: skip
+                           untrained_seed=resolved.config.seed, score=score,
+                           null_draws=resolved.config.probe_null_draws)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- metrics and tables
