@@ -7,10 +7,12 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 
-def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` as an int, or ValueError unless it is an integer (not a bool) >= ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def check_int(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int, or ValueError unless it is an integer (not a bool) in [``minimum``, ``maximum``]."""
+    allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not is_int or value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
     return int(value)
 
 
