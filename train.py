@@ -17,6 +17,8 @@ from typing import Callable, Sequence
 from agents.coupled import ACTIVATIONS
 from agents.training import RunError, TrainConfig, TrainResult, default_run_dir, load_config, train
 from frogtoad_env.config import EnvConfig
+from frogtoad_env.core import RulesConfig, knob_docs
+from frogtoad_env.presets import PRESET_KNOBS, PRESETS, preset
 
 DEFAULTS = TrainConfig()
 #: flags that may be combined with --resume (they change nothing in the run's config)
@@ -120,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     add("--dependency", metavar="D", type=unit_interval, help=f"mutual dependency D in [0, 1] (default {e.dependency})")
     add("--prosocial", metavar="W", type=unit_interval, help=f"weight of the partner's points in the reward, in [0, 1] (default {e.prosocial})")
     add("--max-steps", metavar="T", type=positive_int, help=f"episode length in steps (default {e.max_steps})")
+    add("--preset", choices=list(PRESETS), help="named rules knobs (default paper); knob flags override it")
+    for name, doc in knob_docs().items():
+        if name in PRESET_KNOBS:
+            add(f"--{name.replace('_', '-')}", type=type(getattr(RulesConfig, name)), help=f"{doc} (default {getattr(e, name)})")
     add("--checkpoint-every", metavar="N", type=positive_int, help=f"agent-steps between checkpoints (default {d.checkpoint_every:_})")
     add("--probe-every", metavar="N", type=positive_int, help="agent-steps between CMNI probes (default: = --checkpoint-every)")
     add("--no-probe", action="store_true", help="do not run the CMNI probe callback")
@@ -136,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig from the given flags (absent ones keep the TrainConfig defaults)."""
     given = vars(args)
-    env_keys = {"veil", "dependency", "prosocial", "max_steps"}
-    env = EnvConfig.from_kwargs({**DEFAULTS.env.to_dict(), **{k: v for k, v in given.items() if k in env_keys}})
+    env_keys = {"veil", "dependency", "prosocial", "max_steps", *PRESET_KNOBS}
+    knobs = preset(given["preset"]) if "preset" in given else {}
+    env = EnvConfig.from_kwargs({**DEFAULTS.env.to_dict(), **knobs, **{k: v for k, v in given.items() if k in env_keys}})
     top = {k: v for k, v in given.items() if k in {f for f in DEFAULTS.to_dict()} and k not in env_keys}
     if given.get("no_probe"):
         top["probe"] = False
