@@ -118,8 +118,7 @@ class RulesConfig:
                 f"rough_rate_start must be in [0, rough_rate_max = {self.rough_rate_max}], got {self.rough_rate_start!r}"
             )
         # without flies, or with flies worth nothing, a stalled pair could never move again
-        if check_unit_interval("fly_spawn_probability", self.fly_spawn_probability) == 0.0:
-            raise ValueError(f"fly_spawn_probability must be in (0, 1], got {self.fly_spawn_probability!r}")
+        check_unit_interval("fly_spawn_probability", self.fly_spawn_probability, allow_zero=False)
         check_int("fly_energy", self.fly_energy, 1, MAX_ENERGY)
         check_int("help_energy", self.help_energy, 1, MAX_ENERGY)
 
