@@ -7,9 +7,11 @@ experimental factors. ``docs/environment.md`` has each preset's measured scores,
 fraction, the value of helping and the signal complexity S.
 
 - ``paper``: the paper's game, the :class:`~frogtoad_env.core.RulesConfig` defaults.
-- ``easy``: little rough ground and plenty of flies; a new policy learns to score fast.
-- ``hard``: "help pays": more rough ground, fewer and weaker flies and a stronger help,
-  so a stalled partner is common and helping it changes the outcome.
+- ``easy``: less than half the rough ground and twice the flies; the scripted policy
+  almost never stalls.
+- ``hard``: "help pays": more rough ground, five times fewer flies worth half as much, and
+  a help worth five times as much, so a stalled partner is common and a help is the
+  quickest way to get it moving again.
 """
 
 from __future__ import annotations
@@ -43,11 +45,11 @@ PRESETS: dict[str, Mapping[str, float]] = {
     "hard": {
         "rough_rate_start": 0.0,
         "rough_rate_step": 0.005,
-        "rough_rate_max": 0.2,
-        "fly_spawn_probability": 0.005,
-        "fly_energy": 4,
-        "help_energy": 6,
-        "help_leap_probability": 0.5,
+        "rough_rate_max": 0.1,
+        "fly_spawn_probability": 0.002,
+        "fly_energy": 2,
+        "help_energy": 10,
+        "help_leap_probability": 0.25,
     },
 }
 
