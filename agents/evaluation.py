@@ -42,7 +42,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agents.run_folder import CHECKPOINT_DIR, CONFIG_FILE, FINAL_MODEL, checkpoint_step, list_checkpoints, one_line
+from experiment.run_folder import CHECKPOINT_DIR, CONFIG_FILE, FINAL_MODEL, RunFolder, checkpoint_step, one_line
 from frogtoad_env import core
 from frogtoad_env.behaviour import BehaviourCounter, rates_from_counts
 from frogtoad_env.checks import check_int
@@ -175,7 +175,7 @@ def resolve_run(path: str | Path, checkpoint: str | int | None = None) -> RunSpe
         if not (source / CONFIG_FILE).is_file():
             raise EvaluationError(f"{str(source)!r} is not a run folder: it has no {CONFIG_FILE}")
         train_config, env_config = _read_config(source)
-        checkpoints = list_checkpoints(source)
+        checkpoints = RunFolder(source).checkpoints()
         model_path = _pick_model(source, checkpoint, checkpoints)
     else:
         if checkpoint is not None:
@@ -190,7 +190,7 @@ def resolve_run(path: str | Path, checkpoint: str | int | None = None) -> RunSpe
             notes.append(f"no {CONFIG_FILE} next to {source.name}: using the default env config")
         else:
             train_config, env_config = _read_config(run_dir)
-            checkpoints = list_checkpoints(run_dir)
+            checkpoints = RunFolder(run_dir).checkpoints()
             notes.append(f"env config from {run_dir / CONFIG_FILE}")
     return RunSpec(
         source=source,

@@ -35,8 +35,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from agents.evaluation import ModelPolicy, ObservationPolicy, RandomPolicy, ScriptedPolicy, SeatPolicy, play_episodes  # noqa: E402
-from agents.run_folder import CONFIG_FILE  # noqa: E402
-from agents.training import TrainConfig, default_run_dir, load_config, load_model, train  # noqa: E402
+from agents.checkpoints import load_ppo  # noqa: E402
+from agents.training import train  # noqa: E402
+from experiment.config import TrainConfig  # noqa: E402
+from experiment.run_folder import CONFIG_FILE, RunFolder, default_run_dir  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
 from frogtoad_env.core import HOP  # noqa: E402
 
@@ -50,7 +52,7 @@ def config_for_model(model_path: Path) -> TrainConfig:
     """The run's config.json next to ``final_model.zip`` or above ``checkpoints/``; defaults otherwise."""
     for folder in (model_path.parent, model_path.parent.parent):
         if (folder / CONFIG_FILE).is_file():
-            return load_config(folder)
+            return RunFolder(folder).load_config()
     print(f"note: no {CONFIG_FILE} found near {model_path}; using the default config", file=sys.stderr)
     return TrainConfig()
 
@@ -75,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = float("nan")
     if args.model is not None:
         config = config_for_model(args.model)
-        model = load_model(args.model, config)
+        model = load_ppo(args.model, config)
         print(f"model: {args.model} ({model.num_timesteps:_} agent-steps)")
     else:
         config = TrainConfig(seed=args.seed, probe=not args.no_probe)

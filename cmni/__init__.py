@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from .overlap import self_other_overlap
-from .stats import PermutationResult, bootstrap_ci, permutation_test
+from .stats import PermutationResult, permutation_test
 
 if TYPE_CHECKING:  # pragma: no cover
     from .callback import CMNICallback
@@ -43,7 +43,6 @@ __all__ = [
     "SCENARIO_NAMES",
     "permutation_test",
     "PermutationResult",
-    "bootstrap_ci",
     "self_other_overlap",
     *_LAZY,
 ]

@@ -289,15 +289,17 @@ def recompute_curve(
         untrained_seed: torch seed of the untrained network of the null.
         score: optional ``model -> mean episode score``; NaN when None.
     """
+    from .probe import untrained_null
+
     rows: list[dict[str, float]] = []
-    null_untrained = math.nan
+    null = None
     for step, path in checkpoints:
         model = load(path)
         analysed = analyse_checkpoint(model, probe_set, n_permutations, seed, untrained_seed)
-        if math.isnan(null_untrained):
-            null_untrained = float(analysed.untrained.cmni)
+        if null is None:
+            null = untrained_null(getattr(model, "policy", model), probe_set, untrained_seed)
         mean_score = float(score(model)) if score is not None else math.nan
-        row = csv_row(step, analysed.result, analysed.permutation, analysed.overlap, null_untrained, mean_score)
+        row = csv_row(step, analysed.result, analysed.permutation, analysed.overlap, null, mean_score)
         low, high = np.quantile(analysed.permutation.null_cmni, [0.025, 0.975])
         row.update(null_permutation_low=float(low), null_permutation_high=float(high))
         rows.append(row)

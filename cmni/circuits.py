@@ -1,4 +1,4 @@
-"""Circuit analysis by weight z-scores (SPEC section 7, the paper's circuit figures).
+"""Circuit analysis by weight z-scores, after the paper's circuit figures.
 
 Pure numpy; no torch import. The caller extracts the weight matrices from a policy
 (see :func:`agents.evaluation.policy_weight_chain`) and passes numpy arrays here.

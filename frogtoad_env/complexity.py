@@ -18,6 +18,8 @@ no trained model and no torch, and it is deterministic for a seed.
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import entropy
+
 from frogtoad_env import core
 from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
@@ -42,6 +44,4 @@ def scripted_action_counts(config: EnvConfig, games: int = 256, steps: int | Non
 
 def signal_complexity(config: EnvConfig, games: int = 256, steps: int | None = None, seed: int = 0) -> float:
     """S in bits, in [0, 2]: entropy of :func:`scripted_action_counts` (see the module docstring)."""
-    counts = scripted_action_counts(config, games, steps, seed)
-    p = counts[counts > 0] / counts.sum()
-    return float((p * np.log2(1.0 / p)).sum())
+    return float(entropy(scripted_action_counts(config, games, steps, seed), base=2))

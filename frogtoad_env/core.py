@@ -35,7 +35,9 @@ One step, in order
        so neither name is favoured. Order matters only when both players reach for the
        same fly, or when a help changes the partner's energy before it acts.
     2. Distress: a player is distressed this step if it landed on rough ground or
-       ends the actions at 0 energy (stalled).
+       ends the actions at 0 energy (stalled); distress lasts for this step only. From
+       one player's point of view the step is one of four scenarios
+       (:func:`scenario_codes`): 0 none, 1 self ("act"), 2 other ("observe"), 3 both.
     3. Scroll: ``anchor = floor(D * mean(pos) + (1 - D) * max(pos))`` with
        ``D = dependency``; ``shift = anchor - width//2``. For ``shift > 0`` the ground
        moves left, ``shift`` new cells enter on the right and both players move left
@@ -74,8 +76,12 @@ AGENT_NAMES: tuple[str, str] = ("frog", "toad")
 MAX_ENERGY = 20
 LEAP_DISTANCE = 5
 MIN_WIDTH = 8
+#: Widest strip: 32x the paper's 32 cells. Memory grows with width (a (B, 2, 4W + 30) float32
+#: observation batch is 135 MB at B = 4096 here), and an unbounded width such as 10**9 gets
+#: the process killed for memory instead of refused.
+MAX_WIDTH = 1024
 
-#: Scenario codes from one player's point of view (SPEC §5, the paper's set Omega).
+#: Scenario codes from one player's point of view (step 2 of the module docstring; the paper's set Omega).
 SCENARIO_NONE, SCENARIO_SELF, SCENARIO_OTHER, SCENARIO_BOTH = 0, 1, 2, 3
 SCENARIO_NAMES: tuple[str, ...] = ("none", "self", "other", "both")
 
@@ -97,7 +103,7 @@ class RulesConfig:
     naming the knob and its allowed range.
     """
 
-    width: int = _knob(32, "cells in the strip, an integer >= 8")
+    width: int = _knob(32, f"cells in the strip, an integer in [{MIN_WIDTH}, {MAX_WIDTH}]")
     dependency: float = _knob(
         1.0, "D in [0, 1]: the scroll anchor follows the players' mean (1, a leader must wait) or the leader (0)"
     )
@@ -111,6 +117,8 @@ class RulesConfig:
 
     def __post_init__(self) -> None:
         check_int("width", self.width, MIN_WIDTH)
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"width must be <= {MAX_WIDTH} (memory grows with it; the paper uses 32), got {self.width}")
         for name in ("dependency", "rough_rate_start", "rough_rate_step", "rough_rate_max", "help_leap_probability"):
             check_unit_interval(name, getattr(self, name))
         if self.rough_rate_start > self.rough_rate_max:
@@ -121,6 +129,14 @@ class RulesConfig:
         check_unit_interval("fly_spawn_probability", self.fly_spawn_probability, allow_zero=False)
         check_int("fly_energy", self.fly_energy, 1, MAX_ENERGY)
         check_int("help_energy", self.help_energy, 1, MAX_ENERGY)
+
+    def kernel_args(self) -> tuple[float, float, float, float, int, int, float]:
+        """The knobs the compiled step kernel takes, in its argument order (width is the arrays')."""
+        return (
+            float(self.dependency), float(self.rough_rate_step), float(self.rough_rate_max),
+            float(self.fly_spawn_probability), int(self.fly_energy), int(self.help_energy),
+            float(self.help_leap_probability),
+        )  # fmt: skip
 
 
 def knob_docs() -> dict[str, str]:
@@ -176,10 +192,6 @@ class GameState:
 
     def copy(self) -> GameState:
         return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)})
-
-    def select(self, games: np.ndarray) -> GameState:
-        """The sub-batch of ``games`` (index or bool mask), as copies."""
-        return replace(self, **{f.name: getattr(self, f.name)[games].copy() for f in fields(self)})
 
     def assign(self, games: np.ndarray, other: GameState) -> None:
         """Overwrite ``games`` (index or bool mask) with the games of ``other``."""
@@ -431,9 +443,7 @@ def step(
         state.rough_rate, state.patch_rough_left, state.patch_solid_due,
         state.last_action, state.display_code, state.distress, state.steps,
         actions.astype(np.int64, copy=False), forced_first, forced_roll,
-        float(config.dependency), float(config.rough_rate_step), float(config.rough_rate_max),
-        float(config.fly_spawn_probability), int(config.fly_energy), int(config.help_energy),
-        float(config.help_leap_probability),
+        *config.kernel_args(),
         stream.buffer, stream.cursor,
         events.points, events.energy_given, events.first_mover, events.shift, events.flags,
     )  # fmt: skip

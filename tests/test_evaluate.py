@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 import evaluate
-from agents.training import TrainConfig, train
+from agents.training import train
+from experiment.config import TrainConfig
 from frogtoad_env.config import EnvConfig
 
 MAX_STEPS = 60
