@@ -100,8 +100,11 @@ CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--dependency", "dependency", number, "mutual dependency D in [0, 1]"),
     ("--prosocial", "prosocial", number, "weight of the partner's points in the reward, in [0, 1]"),
     ("--max-steps", "max_steps", integer, "episode length in steps"),
-    *((f"--{key.replace('_', '-')}", key, integer if isinstance(getattr(RulesConfig, key), int) else number, doc)
-      for key, doc in knob_docs().items() if key in PRESET_KNOBS),
+    *(
+        (f"--{key.replace('_', '-')}", key, integer if isinstance(getattr(RulesConfig, key), int) else number, doc)
+        for key, doc in knob_docs().items()
+        if key in PRESET_KNOBS
+    ),
     ("--checkpoint-every", "checkpoint_every", integer, "agent-steps between checkpoints"),
     ("--probe-every", "probe_every", integer, "agent-steps between CMNI probes (default: = --checkpoint-every)"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:N, mps or auto"),
@@ -146,7 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(given: dict[str, Any]) -> TrainConfig:
     """TrainConfig from the given flags (absent ones keep the defaults); ValueError names the bad flag."""
-    env = {**(preset(given["preset"]) if "preset" in given else {}), **{k: v for k, v in given.items() if k in ENV_KEYS}}
+    env = {
+        **(preset(given["preset"]) if "preset" in given else {}),
+        **{k: v for k, v in given.items() if k in ENV_KEYS},
+    }
     top = {k: v for k, v in given.items() if k in FLAG_OF_KEY and k not in ENV_KEYS}
     if given.get("no_probe"):
         top["probe"] = False

@@ -54,7 +54,11 @@ def rows() -> list[tuple[str, EnvConfig]]:
     """(label, config) of every table row: the presets, then one knob level per row."""
     table = [(name, EnvConfig(**preset(name))) for name in PRESETS]
     paper = EnvConfig(**preset("paper"))
-    table += [(f"{knob} = {level}", replace(paper, **{knob: level})) for knob, levels in KNOB_LEVELS.items() for level in levels]
+    table += [
+        (f"{knob} = {level}", replace(paper, **{knob: level}))
+        for knob, levels in KNOB_LEVELS.items()
+        for level in levels
+    ]
     return table
 
 
@@ -85,7 +89,9 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    print(f"{args.games} episodes x {args.steps} steps per policy and row, seed {args.seed}; points per player and episode")
+    print(
+        f"{args.games} episodes x {args.steps} steps per policy and row, seed {args.seed}; points per player and episode"
+    )
     print("| row | random | hop-only | scripted | no-help | help gain (95% CI) | helps/1k | stall | S (bits) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     results = {}

@@ -107,12 +107,16 @@ class RulesConfig:
     dependency: float = _knob(
         1.0, "D in [0, 1]: the scroll anchor follows the players' mean (1, a leader must wait) or the leader (0)"
     )
-    rough_rate_start: float = _knob(0.0, "rough-patch start probability of the first generated cell, in [0, rough_rate_max]")
+    rough_rate_start: float = _knob(
+        0.0, "rough-patch start probability of the first generated cell, in [0, rough_rate_max]"
+    )
     rough_rate_step: float = _knob(0.005, "increase of the rough-patch probability per generated cell, in [0, 1]")
     rough_rate_max: float = _knob(0.075, "cap of the rough-patch probability, in [0, 1]")
     fly_spawn_probability: float = _knob(0.01, "probability that a cell spawns a fly each step, in (0, 1]")
     fly_energy: int = _knob(4, f"energy a caught fly gives (capped at {MAX_ENERGY}), an integer in [1, {MAX_ENERGY}]")
-    help_energy: int = _knob(2, f"energy a help gives a partner below {MAX_ENERGY} (the helper pays 1), an integer in [1, {MAX_ENERGY}]")
+    help_energy: int = _knob(
+        2, f"energy a help gives a partner below {MAX_ENERGY} (the helper pays 1), an integer in [1, {MAX_ENERGY}]"
+    )
     help_leap_probability: float = _knob(0.25, "probability that a help also makes the partner leap, in [0, 1]")
 
     def __post_init__(self) -> None:

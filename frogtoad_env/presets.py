@@ -16,7 +16,7 @@ fraction, the value of helping and the signal complexity S.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from frogtoad_env.core import RulesConfig
 

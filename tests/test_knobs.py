@@ -2,7 +2,7 @@
 game bit for bit, bad values are rejected, and the presets and the signal complexity S.
 
 Rule checks use hand-built states with the action order and the assisted-leap rolls
-forced, and the neutral random stream of ``test_rules`` (every number 0.5: no fly spawns
+forced, and the neutral random stream of ``tests/hand_built.py`` (every number 0.5: no fly spawns
 at the default rate, flies stay, no rough patch starts) unless a test sets the numbers.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import fields, replace
 import gymnasium
 import numpy as np
 import pytest
+
 import frogtoad_env
 import train as train_cli
 from frogtoad_env import complexity, core
@@ -46,7 +47,9 @@ def core_fingerprint(config: core.RulesConfig, actions_allowed: tuple[int, ...] 
         actions[scripted] = scripted_actions(state)[scripted]
         events = core.step(state, actions, config, stream)
         digest.feed({f.name: getattr(state, f.name) for f in fields(state)})
-        digest.feed({name: getattr(events, name) for name in ("points", "energy_given", "first_mover", "shift", "flags")})
+        digest.feed(
+            {name: getattr(events, name) for name in ("points", "energy_given", "first_mover", "shift", "flags")}
+        )
     return digest.hexdigest()
 
 
@@ -75,11 +78,16 @@ def test_every_knob_changes_the_recorded_trajectory(knob: str, value: float) -> 
 
 
 @pytest.mark.parametrize(
-    ("knob", "value", "action"), [("fly_energy", MAX_ENERGY, JUMP), ("help_energy", MAX_ENERGY, HELP), ("help_leap_probability", 1.0, HELP)]
+    ("knob", "value", "action"),
+    [("fly_energy", MAX_ENERGY, JUMP), ("help_energy", MAX_ENERGY, HELP), ("help_leap_probability", 1.0, HELP)],
 )
-def test_a_knob_of_one_action_changes_nothing_in_games_without_that_action(knob: str, value: float, action: int) -> None:
+def test_a_knob_of_one_action_changes_nothing_in_games_without_that_action(
+    knob: str, value: float, action: int
+) -> None:
     others = tuple(a for a in (HOP, JUMP, LEAP, HELP) if a != action)
-    assert core_fingerprint(replace(core.RulesConfig(), **{knob: value}), others) == core_fingerprint(core.RulesConfig(), others)
+    assert core_fingerprint(replace(core.RulesConfig(), **{knob: value}), others) == core_fingerprint(
+        core.RulesConfig(), others
+    )
 
 
 # --- each knob's rule, from hand-built states ----------------------------------------------
@@ -98,7 +106,13 @@ def spawn_step(fly_spawn_probability: float, spawn_rolls: dict[int, float]) -> l
     elsewhere, and every drift roll 0.5: flies stay)."""
     rolls = [spawn_rolls.get(x, 0.5) for x in range(W)]
     state = core.make_state(strip(), position=(15, 17))
-    play(state, JUMP, JUMP, stream=neutral_stream(rolls), config=core.RulesConfig(fly_spawn_probability=fly_spawn_probability))
+    play(
+        state,
+        JUMP,
+        JUMP,
+        stream=neutral_stream(rolls),
+        config=core.RulesConfig(fly_spawn_probability=fly_spawn_probability),
+    )
     return np.flatnonzero(state.flies[0]).tolist()
 
 
@@ -122,7 +136,9 @@ def test_flies_spawn_at_fly_spawn_probability_per_cell_and_step() -> None:
 
 
 @pytest.mark.parametrize(("help_energy", "before", "after"), [(1, 10, 11), (5, 10, 15), (5, 18, 20), (20, 0, 20)])
-def test_a_help_gives_help_energy_capped_at_20_and_costs_the_helper_one(help_energy: int, before: int, after: int) -> None:
+def test_a_help_gives_help_energy_capped_at_20_and_costs_the_helper_one(
+    help_energy: int, before: int, after: int
+) -> None:
     state = core.make_state(strip(), position=(16, 11), energy=(20, before))
     events = play(state, HELP, JUMP, rolls=NO_LEAP, config=core.RulesConfig(help_energy=help_energy))
     assert events.energy_given.tolist() == [[after - before, 0]]
@@ -132,9 +148,18 @@ def test_a_help_gives_help_energy_capped_at_20_and_costs_the_helper_one(help_ene
 
 @pytest.mark.parametrize(
     ("p", "roll", "leaps"),
-    [(0.25, 0.2499, True), (0.25, 0.25, False), (0.6, 0.5, True), (0.6, 0.6, False), (0.0, 0.0, False), (1.0, 0.999, True)],
+    [
+        (0.25, 0.2499, True),
+        (0.25, 0.25, False),
+        (0.6, 0.5, True),
+        (0.6, 0.6, False),
+        (0.0, 0.0, False),
+        (1.0, 0.999, True),
+    ],
 )
-def test_a_help_makes_the_partner_leap_when_the_roll_is_below_help_leap_probability(p: float, roll: float, leaps: bool) -> None:
+def test_a_help_makes_the_partner_leap_when_the_roll_is_below_help_leap_probability(
+    p: float, roll: float, leaps: bool
+) -> None:
     state = core.make_state(strip(), position=(16, 11), energy=(20, 10))
     events = play(state, HELP, JUMP, rolls=(roll, 0.99), config=core.RulesConfig(help_leap_probability=p))
     assert events.assisted_leap.tolist() == [[False, leaps]]
@@ -244,7 +269,11 @@ def test_every_front_end_takes_the_knobs() -> None:
     aec = frogtoad_env.env(**knobs)
     gym_env = gymnasium.make("FrogToad-v0", **knobs)
     for env in (parallel, aec.unwrapped, gym_env.unwrapped.parallel_env):
-        assert (env.config.rules.fly_energy, env.config.rules.help_energy, env.config.rules.rough_rate_max) == (7, 5, 0.2)
+        assert (env.config.rules.fly_energy, env.config.rules.help_energy, env.config.rules.rough_rate_max) == (
+            7,
+            5,
+            0.2,
+        )
 
     parallel.reset(seed=0)
     parallel.game.energy[0] = (5, 9)
@@ -321,8 +350,12 @@ def test_s_is_zero_without_rough_ground_where_the_scripted_policy_only_hops() ->
     assert complexity.signal_complexity(config, games=16) == 0.0
 
 
-@pytest.mark.parametrize(("counts", "bits"), [([5, 5, 5, 5], 2.0), ([8, 0, 0, 8], 1.0), ([3, 1, 0, 0], 0.8112781244591328)])
-def test_s_is_the_entropy_in_bits_of_the_action_counts(counts: list[int], bits: float, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("counts", "bits"), [([5, 5, 5, 5], 2.0), ([8, 0, 0, 8], 1.0), ([3, 1, 0, 0], 0.8112781244591328)]
+)
+def test_s_is_the_entropy_in_bits_of_the_action_counts(
+    counts: list[int], bits: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(complexity, "scripted_action_counts", lambda *args, **kwargs: np.array(counts))
     assert complexity.signal_complexity(EnvConfig()) == pytest.approx(bits)
 
