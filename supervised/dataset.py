@@ -183,16 +183,19 @@ class _DistinctRows:
         return Split(*(np.concatenate(self.parts[name]) for name in _ARRAYS))
 
 
-def play_distinct_states(config: SupervisedConfig, n_games: int = 512, max_steps_rollout: int = 100_000) -> Split:
+def play_distinct_states(config: SupervisedConfig, max_steps_rollout: int = 100_000) -> Split:
     """Play until the distinct rows number ``config.dataset_size`` and each label has twice its test share.
 
-    Returns all distinct rows, in the order they were first seen.
+    Returns all distinct rows, in the order they were first seen. About one game per
+    ``max_steps`` states is played (8 to 512 games), so that even a small dataset holds
+    states from late in episodes, where energy has run out (the jump labels).
 
     Raises:
         RuntimeError: the step budget ``max_steps_rollout`` ran out first (names the short labels).
     """
     env = config.env
     rules = env.rules
+    n_games = int(np.clip(config.dataset_size // env.max_steps, 8, 512))
     players = list(SEAT_PLAYERS[config.seat])
     play_seq, rules_seq = np.random.SeedSequence([config.seed, 0]).spawn(2)
     rng = np.random.default_rng(play_seq)

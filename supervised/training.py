@@ -257,7 +257,7 @@ def train_supervised(
     x_val, y_val = _tensors(dataset.validation)
     x_test, y_test = _tensors(dataset.test)
     model = _new_model(config, x_train.shape[1], config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
     if resume:
         state = load_checkpoint(latest_checkpoint(run_dir), model, optimizer)  # type: ignore[arg-type]
     else:
