@@ -23,6 +23,15 @@ def check_unit_interval(name: str, value: object) -> float:
     return float(value)
 
 
+def check_net_arch(net_arch: Sequence[int]) -> tuple[int, ...]:
+    """A non-empty sequence of positive ints (units per hidden layer), as a tuple; else ValueError."""
+    if isinstance(net_arch, (str, bytes)) or not isinstance(net_arch, Sequence) or len(net_arch) == 0:
+        raise ValueError(f"net_arch must be one or more positive integers, got {net_arch!r}")
+    for units in net_arch:
+        check_int("every net_arch entry", units)
+    return tuple(int(units) for units in net_arch)
+
+
 def check_known_keys(mapping: Iterable[str], allowed: Sequence[str]) -> None:
     """ValueError naming every key of ``mapping`` that is not in ``allowed``, and the allowed ones."""
     unknown = sorted(set(mapping) - set(allowed), key=str)

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from agents.coupled import ACTIVATIONS, activation_class
 from frogtoad_env.core import N_ACTIONS
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh}
 #: States per forward pass when a whole split is evaluated (memory bound, not a hyperparameter).
 EVAL_BATCH = 8192
 
@@ -30,7 +30,7 @@ class MLPClassifier(nn.Module):
         layers: list[nn.Module] = []
         width = n_inputs
         for units in net_arch:
-            layers += [nn.Linear(width, units), ACTIVATIONS[activation](), nn.Dropout(dropout)]
+            layers += [nn.Linear(width, units), activation_class(activation)(), nn.Dropout(dropout)]
             width = units
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, N_ACTIONS)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from frogtoad_env.checks import check_int, check_known_keys, check_unit_interval
+from frogtoad_env.checks import check_int, check_known_keys, check_net_arch, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import check_obs_mode
 
-#: Hidden-layer activations the classifier offers (the torch classes live in supervised.classifier).
+#: Hidden-layer activations, by name (the torch classes: agents.coupled.ACTIVATIONS).
 ACTIVATION_NAMES: tuple[str, ...] = ("relu", "tanh")
 #: Whose point of view the states are observed from: the paper's frog, the toad, or both.
 SEATS: tuple[str, ...] = ("frog", "toad", "both")
@@ -19,15 +19,6 @@ SEATS: tuple[str, ...] = ("frog", "toad", "both")
 TEST_LABEL_SHARES: tuple[float, float, float, float] = (0.4, 0.4, 0.1, 0.1)
 #: test_size must be a multiple of this, so every label's share is a whole number of states.
 TEST_SIZE_STEP = 10
-
-
-def check_net_arch(net_arch: Sequence[int]) -> tuple[int, ...]:
-    """A non-empty sequence of positive ints, as a tuple; else ValueError."""
-    if isinstance(net_arch, (str, bytes)) or not isinstance(net_arch, Sequence) or len(net_arch) == 0:
-        raise ValueError(f"net_arch must be one or more positive integers, got {net_arch!r}")
-    for units in net_arch:
-        check_int("every net_arch entry", units)
-    return tuple(int(units) for units in net_arch)
 
 
 def min_dataset_size(test_size: int) -> int:

@@ -7,7 +7,9 @@ One run lives in one folder::
         dataset.npz                    the labelled states and their split (made once)
         checkpoints/epoch_<04d>.pt     after every epoch: weights, optimizer, RNG state,
                                        early-stopping state and the rows so far
-        cmni.csv                       one row per epoch (columns: :func:`epoch_columns`)
+        cmni.csv                       one row per epoch (columns: :func:`epoch_columns`); the
+                                       test accuracy per epoch is for reading only: the
+                                       best epoch is chosen by validation loss
         tb/                            TensorBoard scalars (loss/*, accuracy/*, cmni/*)
         final_model.pt                 weights of the epoch with the lowest validation loss
         result.json                    test accuracy, confusion matrix, best epoch, nulls
@@ -53,7 +55,7 @@ DATASET_FILE = "dataset.npz"
 FINAL_MODEL_FILE = "final_model.pt"
 RESULT_FILE = "result.json"
 #: Columns a classifier adds to the probe's cmni.csv columns.
-EPOCH_EXTRA_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "val_accuracy")
+EPOCH_EXTRA_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "val_accuracy", "test_accuracy")
 #: Offset of the untrained nulls' seeds from the run's seed (the run's own net uses ``seed``).
 UNTRAINED_SEED_OFFSET = 10_000
 
@@ -211,7 +213,7 @@ def _measure_epoch(
     result = compute_cmni(test.layers, scenarios)
     permutation = permutation_test(test.layers, scenarios, config.probe_permutations, seed=config.seed + epoch)
     row = csv_row(epoch * n_train, result, permutation, {}, null_untrained, math.nan)
-    row.update(epoch=epoch, train_loss=train_loss, val_loss=val.loss, val_accuracy=val.accuracy)
+    row.update(epoch=epoch, train_loss=train_loss, val_loss=val.loss, val_accuracy=val.accuracy, test_accuracy=test.accuracy)
     return row
 
 
@@ -220,6 +222,7 @@ def _log_scalars(writer: Any, row: dict[str, float], layers: list[str]) -> None:
     writer.add_scalar("loss/train", row["train_loss"], epoch)
     writer.add_scalar("loss/validation", row["val_loss"], epoch)
     writer.add_scalar("accuracy/validation", row["val_accuracy"], epoch)
+    writer.add_scalar("accuracy/test", row["test_accuracy"], epoch)
     writer.add_scalar("cmni/total", row["cmni_total"], epoch)
     for layer in layers:
         writer.add_scalar(f"cmni/{layer}", row[f"cmni_{layer}"], epoch)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from frogtoad_env.observations import paper_layout
-from supervised.config import SupervisedConfig
+from supervised.config import ACTIVATION_NAMES, SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, _DistinctRows, build_dataset
 
 TINY = SupervisedConfig(dataset_size=2_000, test_size=500, seed=3)
@@ -130,6 +130,12 @@ def test_a_dataset_too_small_for_the_test_set_names_the_minimum() -> None:
 def test_bad_config_values_raise_value_error_naming_them(field: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TINY, **{field: value})
+
+
+def test_the_configs_activation_names_are_the_torch_activations() -> None:
+    from agents.coupled import ACTIVATIONS
+
+    assert set(ACTIVATION_NAMES) == set(ACTIVATIONS)
 
 
 def test_config_survives_json() -> None:
