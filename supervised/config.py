@@ -17,6 +17,8 @@ ACTIVATION_NAMES: tuple[str, ...] = ("relu", "tanh")
 SEATS: tuple[str, ...] = ("frog", "toad", "both")
 #: Shares of hop, jump, leap, help in the test set (the paper's 40 / 40 / 10 / 10).
 TEST_LABEL_SHARES: tuple[float, float, float, float] = (0.4, 0.4, 0.1, 0.1)
+#: Most epochs a run may have (checkpoint names hold four digits).
+MAX_EPOCHS = 9999
 #: test_size must be a multiple of this, so every label's share is a whole number of states.
 TEST_SIZE_STEP = 10
 
@@ -36,7 +38,7 @@ class SupervisedConfig:
         dropout: dropout probability in [0, 1) after every hidden activation.
         batch_size: states per Adam step.
         learning_rate: Adam step size, > 0.
-        epochs: maximum number of passes over the training set.
+        epochs: maximum number of passes over the training set (at most 9999).
         patience: stop after this many epochs without a lower validation loss.
         dataset_size: distinct labelled states kept in total (train + validation + test),
             at least ``2 * test_size``.
@@ -89,6 +91,8 @@ class SupervisedConfig:
             raise ValueError(f"learning_rate must be a number > 0, got {self.learning_rate!r}")
         for name in ("batch_size", "epochs", "patience", "probe_permutations", "untrained_seeds", "torch_threads"):
             check_int(name, getattr(self, name))
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"epochs must be <= {MAX_EPOCHS} (checkpoints are named epoch_<4 digits>), got {self.epochs}")
         check_int("seed", self.seed, minimum=0)
         check_int("test_size", self.test_size, minimum=TEST_SIZE_STEP)
         if self.test_size % TEST_SIZE_STEP:

@@ -140,20 +140,14 @@ def untrained_nulls(config: SupervisedConfig, test: Split) -> list[float]:
     return nulls
 
 
-def _open_dataset(config: SupervisedConfig, run_dir: Path, resume: bool) -> LabelledDataset:
-    path = run_dir / DATASET_FILE
-    if resume:
-        try:
-            return LabelledDataset.load(path, config)
-        except DatasetError as error:
-            raise RunError(str(error)) from None
-    dataset = build_dataset(config)
-    dataset.save(path)
-    return dataset
+def _open_run(config: SupervisedConfig, run_dir: Path, resume: bool) -> LabelledDataset:
+    """Check the folder, then read back (resume) or build and save (new run) the dataset.
 
-
-def _prepare_run_dir(config: SupervisedConfig, run_dir: Path, resume: bool) -> None:
+    A new run writes config.json last, once its dataset is on disk, so a run stopped while
+    its data was being made leaves a folder that a new run may take over.
+    """
     config_path = run_dir / CONFIG_FILE
+    data_path = run_dir / DATASET_FILE
     if resume:
         try:
             saved = SupervisedConfig.from_json(config_path.read_text(encoding="utf-8"))
@@ -161,11 +155,19 @@ def _prepare_run_dir(config: SupervisedConfig, run_dir: Path, resume: bool) -> N
             raise RunError(f"cannot read {config_path}: {one_line(error)}") from None
         if saved != config:
             raise RunError(f"config differs from {config_path}; resume with the saved config")
-        return
+        try:
+            return LabelledDataset.load(data_path, config)
+        except DatasetError as error:
+            raise RunError(str(error)) from None
     if config_path.exists():
         raise RunError(f"{str(run_dir)!r} already holds a run; continue it with resume or pick another run folder")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{str(run_dir)!r} exists and is not a folder")
     (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+    dataset = build_dataset(config)
+    dataset.save(data_path)
     atomic_write_text(config_path, config.to_json())
+    return dataset
 
 
 def save_checkpoint(run_dir: Path, model: MLPClassifier, optimizer: torch.optim.Optimizer, state: TrainingState) -> Path:
@@ -238,32 +240,32 @@ def train_supervised(
     Args:
         config: the run's config; with ``resume=True`` it must equal the folder's config.json.
         run_dir: the run folder (created for a new run; must not hold a run already).
-        resume: continue from the latest epoch checkpoint (the dataset is read back).
+        resume: continue from the latest epoch checkpoint, or from the start if the run
+            stopped before its first epoch ended (the dataset is read back).
         progress_bar: show a tqdm bar over epochs.
 
     Returns:
         SupervisedResult; ``interrupted=True`` when Ctrl-C stopped training.
 
     Raises:
-        RunError: the folder cannot be used (holds a run already, other config, nothing to
-            resume, corrupted dataset or checkpoint); nothing is overwritten then.
+        RunError: the folder cannot be used (holds a run already, or for resume: no
+            config.json, another config, a corrupted dataset or checkpoint); nothing is
+            overwritten then.
     """
     from torch.utils.tensorboard import SummaryWriter
 
     run_dir = Path(run_dir)
     torch.set_num_threads(config.torch_threads)
-    if resume and latest_checkpoint(run_dir) is None:
-        raise RunError(f"{str(run_dir)!r} has no checkpoint in {CHECKPOINT_DIR}/ to resume from")
-    _prepare_run_dir(config, run_dir, resume)
-    dataset = _open_dataset(config, run_dir, resume)
+    dataset = _open_run(config, run_dir, resume)
     x_train, y_train = _tensors(dataset.train)
     x_val, y_val = _tensors(dataset.validation)
     x_test, y_test = _tensors(dataset.test)
     model = _new_model(config, x_train.shape[1], config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-    if resume:
-        state = load_checkpoint(latest_checkpoint(run_dir), model, optimizer)  # type: ignore[arg-type]
-    else:
+    latest = latest_checkpoint(run_dir) if resume else None
+    if latest is not None:
+        state = load_checkpoint(latest, model, optimizer)
+    else:  # a new run, or one stopped before its first epoch ended
         torch.manual_seed(config.seed)
         state = TrainingState()
     layers = layer_names(model)

@@ -125,6 +125,7 @@ def test_a_dataset_too_small_for_the_test_set_names_the_minimum() -> None:
         ("seat", "both players", "seat must be one of"),
         ("obs_mode", "pixels", "obs_mode"),
         ("patience", 0, "patience must be an integer >= 1"),
+        ("epochs", 10_000, "epochs must be <= 9999"),
     ],
 )
 def test_bad_config_values_raise_value_error_naming_them(field: str, value: object, message: str) -> None:

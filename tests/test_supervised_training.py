@@ -140,6 +140,18 @@ def test_ctrl_c_keeps_the_last_epoch_and_resume_ends_bit_for_bit_like_an_unbroke
     assert (run / "cmni.csv").read_text() == (finished.run_dir / "cmni.csv").read_text()
 
 
+def test_a_run_stopped_in_its_first_epoch_resumes_from_the_start(finished: SupervisedResult, tmp_path, monkeypatch) -> None:
+    def killed(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train_epoch", killed)
+    assert train_supervised(TINY, tmp_path / "run", progress_bar=False).epochs_run == 0
+    monkeypatch.undo()
+    resumed = train_supervised(TINY, tmp_path / "run", resume=True, progress_bar=False)
+    assert (tmp_path / "run" / "cmni.csv").read_text() == (finished.run_dir / "cmni.csv").read_text()
+    assert resumed.test_accuracy == finished.test_accuracy
+
+
 def test_resuming_a_finished_run_trains_no_more(finished: SupervisedResult) -> None:
     again = train_supervised(TINY, finished.run_dir, resume=True, progress_bar=False)
     assert again.epochs_run == 3 and again.test_accuracy == finished.test_accuracy
@@ -175,3 +187,5 @@ def test_a_folder_holding_a_run_is_not_reused_and_resume_needs_the_same_config(f
         train_supervised(TINY, finished.run_dir, progress_bar=False)
     with pytest.raises(RunError, match="config differs"):
         train_supervised(dataclasses.replace(TINY, epochs=4), finished.run_dir, resume=True, progress_bar=False)
+    with pytest.raises(RunError, match="config.json"):
+        train_supervised(TINY, finished.run_dir / "checkpoints", resume=True, progress_bar=False)
