@@ -232,6 +232,21 @@ def _log_scalars(writer: Any, row: dict[str, float], layers: list[str]) -> None:
         writer.add_scalar(f"cmni/{key}", row[key], epoch)
 
 
+def _save_final(run_dir: Path, model: MLPClassifier, state: TrainingState, test: Evaluation, nulls: list[float]) -> None:
+    """final_model.pt (the best epoch's weights) and result.json."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    atomic_write_bytes(run_dir / FINAL_MODEL_FILE, buffer.getvalue())
+    summary = {
+        "test_accuracy": test.accuracy,
+        "test_confusion": test.confusion.tolist(),
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "null_untrained": nulls,
+    }
+    atomic_write_text(run_dir / RESULT_FILE, json.dumps(summary, indent=2) + "\n")
+
+
 def train_supervised(
     config: SupervisedConfig, run_dir: Path | str, resume: bool = False, progress_bar: bool = True
 ) -> SupervisedResult:
@@ -274,6 +289,7 @@ def train_supervised(
         nulls = untrained_nulls(config, dataset.test)
     null_untrained = float(np.mean(nulls))
 
+    _write_csv(run_dir, columns, state.rows)  # drops rows of an epoch whose checkpoint was never written
     writer = SummaryWriter(str(run_dir / TB_DIR), purge_step=state.epoch + 1)
     bar = tqdm(total=config.epochs, initial=state.epoch, desc="epochs", disable=not progress_bar)
     start = time.perf_counter()
@@ -306,23 +322,12 @@ def train_supervised(
         wall = time.perf_counter() - start
         bar.close()
         writer.close()
-    _write_csv(run_dir, columns, state.rows)
     accuracy, confusion = math.nan, None
     if not interrupted and state.best_weights:
         model.load_state_dict(state.best_weights)
         final = evaluate(model, x_test, y_test)
         accuracy, confusion = final.accuracy, final.confusion
-        buffer = io.BytesIO()
-        torch.save(model.state_dict(), buffer)
-        atomic_write_bytes(run_dir / FINAL_MODEL_FILE, buffer.getvalue())
-        summary = {
-            "test_accuracy": accuracy,
-            "test_confusion": confusion.tolist(),
-            "best_epoch": state.best_epoch,
-            "epochs_run": state.epoch,
-            "null_untrained": nulls,
-        }
-        atomic_write_text(run_dir / RESULT_FILE, json.dumps(summary, indent=2) + "\n")
+        _save_final(run_dir, model, state, final, nulls)
     return SupervisedResult(
         run_dir, model, state.epoch, state.best_epoch, interrupted, accuracy, confusion, state.rows, nulls, wall
     )
