@@ -47,7 +47,7 @@ from cmni.metric import compute_cmni
 from cmni.probe import csv_row
 from cmni.stats import permutation_test
 from frogtoad_env.atomic import atomic_write_bytes, atomic_write_text
-from supervised.classifier import MLPClassifier, Evaluation, evaluate, layer_names, make_classifier, train_epoch
+from supervised.classifier import Evaluation, MLPClassifier, evaluate, layer_names, make_classifier, train_epoch
 from supervised.config import SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, build_dataset
 
