@@ -17,7 +17,7 @@ class EnvConfig:
     """Every knob of a Frog and Toad environment; invalid values raise ValueError.
 
     Attributes:
-        width: cells in the strip (>= 8; the paper's observation has 100 numbers at 32).
+        width: cells in the strip, 8 to 1024 (the paper's observation has 100 numbers at 32).
         dependency: D in [0, 1], how much the scroll anchor follows the players' mean
             (1, the paper: a player who races ahead must wait) rather than the leader (0).
         obs_mode: ``"egocentric"`` (world + self + other blocks) or ``"paper"``.

@@ -1,6 +1,6 @@
 """The Frog and Toad rules: one batched core that every front end runs.
 
-This module is the single source of truth for the game (``../shared/SPEC.md`` §2-5).
+This module is the single source of truth for the game.
 The PettingZoo env steps a batch of one game, the Gymnasium wrapper goes through the
 PettingZoo env, and the SB3 vector env used for training steps a batch of thousands; all
 of them call :func:`step` below, so a rule changes here and nowhere else.
@@ -33,7 +33,9 @@ One step, in order
        so neither name is favoured. Order matters only when both players reach for the
        same fly, or when a help changes the partner's energy before it acts.
     2. Distress: a player is distressed this step if it landed on rough ground or
-       ends the actions at 0 energy (stalled).
+       ends the actions at 0 energy (stalled); distress lasts for this step only. From
+       one player's point of view the step is one of four scenarios
+       (:func:`scenario_codes`): 0 none, 1 self ("act"), 2 other ("observe"), 3 both.
     3. Scroll: ``anchor = floor(D * mean(pos) + (1 - D) * max(pos))`` with
        ``D = dependency``; ``shift = anchor - width//2``. For ``shift > 0`` the ground
        moves left, ``shift`` new cells enter on the right and both players move left
@@ -72,8 +74,12 @@ LEAP_DISTANCE = 5
 HELP_LEAP_PROBABILITY = 0.25
 FLY_SPAWN_PROBABILITY = 0.01
 MIN_WIDTH = 8
+#: Widest strip: 32x the paper's 32 cells. Memory grows with width (a (B, 2, 4W + 30) float32
+#: observation batch is 135 MB at B = 4096 here), and an unbounded width such as 10**9 gets
+#: the process killed for memory instead of refused.
+MAX_WIDTH = 1024
 
-#: Scenario codes from one player's point of view (SPEC §5, the paper's set Omega).
+#: Scenario codes from one player's point of view (step 2 of the module docstring; the paper's set Omega).
 SCENARIO_NONE, SCENARIO_SELF, SCENARIO_OTHER, SCENARIO_BOTH = 0, 1, 2, 3
 SCENARIO_NAMES: tuple[str, ...] = ("none", "self", "other", "both")
 
@@ -86,7 +92,7 @@ class RulesConfig:
     """The knobs of the rules themselves (observation knobs live in the envs).
 
     Attributes:
-        width: cells in the strip, at least 8.
+        width: cells in the strip, 8 to 1024 (:data:`MAX_WIDTH`).
         dependency: D in [0, 1]; 1 is the paper's mean-position anchor (a player who
             races ahead must wait), 0 lets the world follow the leader.
         rough_rate_start: rough-patch start probability of the first generated cell.
@@ -102,6 +108,8 @@ class RulesConfig:
 
     def __post_init__(self) -> None:
         check_int("width", self.width, MIN_WIDTH)
+        if self.width > MAX_WIDTH:
+            raise ValueError(f"width must be <= {MAX_WIDTH} (memory grows with it; the paper uses 32), got {self.width}")
         check_unit_interval("dependency", self.dependency)
         for name in ("rough_rate_start", "rough_rate_step", "rough_rate_max"):
             check_unit_interval(name, getattr(self, name))
@@ -155,10 +163,6 @@ class GameState:
 
     def copy(self) -> GameState:
         return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)})
-
-    def select(self, games: np.ndarray) -> GameState:
-        """The sub-batch of ``games`` (index or bool mask), as copies."""
-        return replace(self, **{f.name: getattr(self, f.name)[games].copy() for f in fields(self)})
 
     def assign(self, games: np.ndarray, other: GameState) -> None:
         """Overwrite ``games`` (index or bool mask) with the games of ``other``."""

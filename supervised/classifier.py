@@ -96,12 +96,14 @@ class Evaluation:
         confusion: (4, 4) int64, rows the true label, columns the predicted one
             (hop, jump, leap, help).
         layers: ``"hidden.<i>"`` -> (n, units) float64 post-activation outputs.
+        logits: (n, 4) float32 action logits.
     """
 
     loss: float
     accuracy: float
     confusion: np.ndarray
     layers: dict[str, np.ndarray]
+    logits: np.ndarray
 
 
 @torch.no_grad()
@@ -129,4 +131,5 @@ def evaluate(model: MLPClassifier, observations: torch.Tensor, labels: torch.Ten
         accuracy=float((predicted == labels).double().mean()),
         confusion=confusion.reshape(N_ACTIONS, N_ACTIONS).numpy(),
         layers={name: torch.cat([part[name] for part in layers]).double().numpy() for name in layers[0]},
+        logits=all_logits.numpy(),
     )

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from frogtoad_env.checks import check_int, check_known_keys, check_net_arch, check_unit_interval
+from experiment.config import ACTIVATION_NAMES, MAX_SEED, check_net_arch
+from frogtoad_env.checks import check_int, check_known_keys, check_positive, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import check_obs_mode
 
-#: Hidden-layer activations, by name (the torch classes: agents.coupled.ACTIVATIONS).
-ACTIVATION_NAMES: tuple[str, ...] = ("relu", "tanh")
 #: Whose point of view the states are observed from: the paper's frog, the toad, or both.
 SEATS: tuple[str, ...] = ("frog", "toad", "both")
 #: Shares of hop, jump, leap, help in the test set (the paper's 40 / 40 / 10 / 10).
@@ -87,13 +86,12 @@ class SupervisedConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not 0.0 < check_unit_interval("val_fraction", self.val_fraction) < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be a number > 0, got {self.learning_rate!r}")
+        check_positive("learning_rate", self.learning_rate)
         for name in ("batch_size", "epochs", "patience", "probe_permutations", "untrained_seeds", "torch_threads"):
             check_int(name, getattr(self, name))
         if self.epochs > MAX_EPOCHS:
             raise ValueError(f"epochs must be <= {MAX_EPOCHS} (checkpoints are named epoch_<4 digits>), got {self.epochs}")
-        check_int("seed", self.seed, minimum=0)
+        check_int("seed", self.seed, minimum=0, maximum=MAX_SEED)
         check_int("test_size", self.test_size, minimum=TEST_SIZE_STEP)
         if self.test_size % TEST_SIZE_STEP:
             raise ValueError(f"test_size must be a multiple of {TEST_SIZE_STEP} (40/40/10/10 % split), got {self.test_size}")

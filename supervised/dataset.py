@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from frogtoad_env import core
-from frogtoad_env.atomic import atomic_savez
+from experiment.atomic import atomic_savez
 from frogtoad_env.observations import observation_space, observe, paper_layout
 from frogtoad_env.scripted import heuristic_labels, scripted_actions
 from supervised.config import SupervisedConfig

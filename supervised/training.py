@@ -27,7 +27,6 @@ permutation null (scenario labels shuffled) and the untrained null (the mean CMN
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -40,13 +39,22 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.run_folder import CHECKPOINT_DIR, CONFIG_FILE, TB_DIR, one_line
-from agents.training import RunError
-from cmni.callback import CSV_FILE, csv_columns, limit_blas_threads
+from cmni.callback import limit_blas_threads
 from cmni.metric import compute_cmni
-from cmni.probe import csv_row
+from cmni.probe import UntrainedNull, csv_row
+from cmni.recorder import RecordedActivations
 from cmni.stats import permutation_test
-from frogtoad_env.atomic import atomic_write_bytes, atomic_write_text
+from experiment.atomic import atomic_write_bytes, atomic_write_text
+from experiment.run_folder import (
+    CHECKPOINT_DIR,
+    CMNI_CSV,
+    CONFIG_FILE,
+    TB_DIR,
+    RunError,
+    cmni_csv_columns,
+    one_line,
+    write_cmni_csv,
+)
 from supervised.classifier import Evaluation, MLPClassifier, evaluate, layer_names, make_classifier, train_epoch
 from supervised.config import SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, build_dataset
@@ -63,7 +71,7 @@ UNTRAINED_SEED_OFFSET = 10_000
 def epoch_columns(layers: list[str]) -> list[str]:
     """Header of the supervised ``cmni.csv``: the probe's columns (``step`` = training states
     seen; ``mean_episode_score`` is NaN, nothing is played) and :data:`EPOCH_EXTRA_COLUMNS`."""
-    return [*csv_columns(layers, egocentric=False), *EPOCH_EXTRA_COLUMNS]
+    return [*cmni_csv_columns(layers, egocentric=False), *EPOCH_EXTRA_COLUMNS]
 
 
 def checkpoint_path(run_dir: Path, epoch: int) -> Path:
@@ -130,14 +138,19 @@ def _epoch_generator(config: SupervisedConfig, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def untrained_nulls(config: SupervisedConfig, test: Split) -> list[float]:
-    """CMNI on the test states of ``config.untrained_seeds`` untrained networks of the run's shape."""
+def untrained_null(config: SupervisedConfig, test: Split) -> UntrainedNull:
+    """The CMNI on the test states of ``config.untrained_seeds`` untrained networks of the run's shape."""
     x, y = _tensors(test)
-    nulls = []
+    values, counts = [], []
+    first: tuple[Any, RecordedActivations] | None = None
     for k in range(config.untrained_seeds):
-        model = _new_model(config, x.shape[1], config.seed + UNTRAINED_SEED_OFFSET + k)
-        nulls.append(compute_cmni(evaluate(model, x, y).layers, test.scenarios).cmni)
-    return nulls
+        untrained = evaluate(_new_model(config, x.shape[1], config.seed + UNTRAINED_SEED_OFFSET + k), x, y)
+        result = compute_cmni(untrained.layers, test.scenarios)
+        values.append(result.cmni)
+        counts.append(result.n_candidates)
+        first = first or (result, RecordedActivations(untrained.layers, untrained.logits))
+    assert first is not None
+    return UntrainedNull(np.asarray(values), np.asarray(counts, dtype=np.float64), *first)
 
 
 def _open_run(config: SupervisedConfig, run_dir: Path, resume: bool) -> LabelledDataset:
@@ -199,22 +212,14 @@ def load_checkpoint(path: Path, model: MLPClassifier, optimizer: torch.optim.Opt
     return state
 
 
-def _write_csv(run_dir: Path, columns: list[str], rows: list[dict[str, float]]) -> None:
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(run_dir / CSV_FILE, text.getvalue(), fsync=False)
-
-
 def _measure_epoch(
     config: SupervisedConfig, epoch: int, n_train: int, train_loss: float, val: Evaluation, test: Evaluation,
-    scenarios: np.ndarray, null_untrained: float,
+    scenarios: np.ndarray, null: UntrainedNull,
 ) -> dict[str, float]:  # fmt: skip
     """The CSV row of one epoch: the probe's CMNI columns and the classifier's own."""
     result = compute_cmni(test.layers, scenarios)
     permutation = permutation_test(test.layers, scenarios, config.probe_permutations, seed=config.seed + epoch)
-    row = csv_row(epoch * n_train, result, permutation, {}, null_untrained, math.nan)
+    row = csv_row(epoch * n_train, result, permutation, {}, null, math.nan)
     row.update(epoch=epoch, train_loss=train_loss, val_loss=val.loss, val_accuracy=val.accuracy, test_accuracy=test.accuracy)
     return row
 
@@ -228,7 +233,8 @@ def _log_scalars(writer: Any, row: dict[str, float], layers: list[str]) -> None:
     writer.add_scalar("cmni/total", row["cmni_total"], epoch)
     for layer in layers:
         writer.add_scalar(f"cmni/{layer}", row[f"cmni_{layer}"], epoch)
-    for key in ("null_untrained", "null_permutation_mean", "p_value", "z_score", "candidates"):
+    for key in ("null_untrained", "null_untrained_sd", "excess_cmni", "z_untrained", "null_permutation_mean",
+                "p_value", "z_score", "candidates"):
         writer.add_scalar(f"cmni/{key}", row[key], epoch)
 
 
@@ -286,10 +292,9 @@ def train_supervised(
     layers = layer_names(model)
     columns = epoch_columns(layers)
     with limit_blas_threads(config.torch_threads):
-        nulls = untrained_nulls(config, dataset.test)
-    null_untrained = float(np.mean(nulls))
+        null = untrained_null(config, dataset.test)
 
-    _write_csv(run_dir, columns, state.rows)  # drops rows of an epoch whose checkpoint was never written
+    write_cmni_csv(run_dir / CMNI_CSV, columns, state.rows)  # drops rows of an epoch whose checkpoint was never written
     writer = SummaryWriter(str(run_dir / TB_DIR), purge_step=state.epoch + 1)
     bar = tqdm(total=config.epochs, initial=state.epoch, desc="epochs", disable=not progress_bar)
     start = time.perf_counter()
@@ -302,7 +307,7 @@ def train_supervised(
             with limit_blas_threads(config.torch_threads):
                 row = _measure_epoch(
                     config, epoch, len(dataset.train), train_loss, val, evaluate(model, x_test, y_test),
-                    dataset.test.scenarios, null_untrained,
+                    dataset.test.scenarios, null,
                 )  # fmt: skip
             state.epoch = epoch
             state.rows.append(row)
@@ -312,7 +317,7 @@ def train_supervised(
             else:
                 state.epochs_without_improvement += 1
             save_checkpoint(run_dir, model, optimizer, state)
-            _write_csv(run_dir, columns, state.rows)
+            write_cmni_csv(run_dir / CMNI_CSV, columns, state.rows)
             _log_scalars(writer, row, layers)
             bar.update(1)
             bar.set_postfix(val_loss=f"{val.loss:.4f}", val_acc=f"{val.accuracy:.3f}", cmni=f"{row['cmni_total']:.5f}")
@@ -327,7 +332,7 @@ def train_supervised(
         model.load_state_dict(state.best_weights)
         final = evaluate(model, x_test, y_test)
         accuracy, confusion = final.accuracy, final.confusion
-        _save_final(run_dir, model, state, final, nulls)
+        _save_final(run_dir, model, state, final, null.cmni.tolist())
     return SupervisedResult(
-        run_dir, model, state.epoch, state.best_epoch, interrupted, accuracy, confusion, state.rows, nulls, wall
+        run_dir, model, state.epoch, state.best_epoch, interrupted, accuracy, confusion, state.rows, null.cmni.tolist(), wall
     )

@@ -119,7 +119,7 @@ def test_a_dataset_too_small_for_the_test_set_names_the_minimum() -> None:
     [
         ("test_size", 995, "multiple of 10"),
         ("dropout", 1.0, r"dropout must be in \[0, 1\)"),
-        ("learning_rate", 0.0, "learning_rate must be a number > 0"),
+        ("learning_rate", 0.0, "learning_rate must be"),
         ("net_arch", (), "net_arch"),
         ("activation", "gelu", "activation must be one of"),
         ("seat", "both players", "seat must be one of"),

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.training import RunError
 from cmni.metric import compute_cmni
+from experiment.run_folder import RunError
 from supervised import training
 from supervised.classifier import evaluate, make_classifier
 from supervised.config import SupervisedConfig
