@@ -1,9 +1,9 @@
 """The classifier of the paper's pipeline: an MLP from one observation to the 4 action logits.
 
 Plain torch. ``MLPClassifier`` is ``Linear -> activation -> Dropout`` per hidden layer,
-then a ``Linear`` head; the softmax lives in the loss (``cross_entropy``) and in
-:func:`predict_proba`. The hidden layers' post-activation outputs are what the CMNI
-probes, named ``hidden.0``, ``hidden.1``... (first hidden layer first).
+then a ``Linear`` head; the softmax lives in the loss (``cross_entropy``). The hidden
+layers' post-activation outputs are what the CMNI probes, named ``hidden.0``,
+``hidden.1``... (first hidden layer first).
 """
 
 from __future__ import annotations

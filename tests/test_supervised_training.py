@@ -55,6 +55,23 @@ def test_a_tiny_run_writes_every_file_of_its_folder(finished: SupervisedResult) 
     assert [int(r["step"]) for r in rows] == [1350, 2700, 4050]  # training states seen: 1350 per epoch
 
 
+def test_evaluation_reads_the_networks_own_forward_pass_and_counts_true_rows_by_predicted_columns() -> None:
+    model = make_classifier(6, (5, 4), "tanh", 0.5, seed=1)
+    x = torch.randn(300, 6)
+    y = torch.randint(0, 4, (300,))
+    result = evaluate(model, x, y)
+    model.eval()
+    with torch.no_grad():
+        expected = model(x)
+    assert torch.allclose(torch.from_numpy(result.logits), expected)
+    assert list(result.layers) == ["hidden.0", "hidden.1"] and result.layers["hidden.1"].shape == (300, 4)
+    predicted = expected.argmax(dim=1)
+    for true in range(4):
+        for guess in range(4):
+            assert result.confusion[true, guess] == int(((y == true) & (predicted == guess)).sum())
+    assert result.loss == pytest.approx(float(torch.nn.functional.cross_entropy(expected, y)), rel=1e-6)
+
+
 def test_training_lowers_the_training_loss(finished: SupervisedResult) -> None:
     losses = [row["train_loss"] for row in finished.rows]
     assert losses[-1] < 0.9 * losses[0]
