@@ -19,6 +19,7 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "cmni": {"frogtoad_env", "experiment"},
     "agents": {"frogtoad_env", "experiment", "cmni"},
     "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints"},
+    "supervised": {"frogtoad_env", "experiment", "cmni", "agents.coupled"},
 }
 
 
@@ -56,7 +57,9 @@ def _loaded_after_import(module: str) -> set[str]:
     return set(proc.stdout.split())
 
 
-@pytest.mark.parametrize("module", ["frogtoad_env", "experiment.run_folder", "cmni.metric", "evaluation.statistics"])
+@pytest.mark.parametrize(
+    "module", ["frogtoad_env", "experiment.run_folder", "cmni.metric", "evaluation.statistics", "supervised.dataset"]
+)
 def test_import_loads_no_network_library(module: str) -> None:
     loaded = _loaded_after_import(module)
     assert not {"torch", "stable_baselines3"} & loaded
