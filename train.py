@@ -107,6 +107,7 @@ CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ),
     ("--checkpoint-every", "checkpoint_every", integer, "agent-steps between checkpoints"),
     ("--probe-every", "probe_every", integer, "agent-steps between CMNI probes (default: = --checkpoint-every)"),
+    ("--probe-null-draws", "probe_null_draws", integer, "untrained networks in the CMNI probe's untrained null"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:N, mps or auto"),
     ("--torch-threads", "torch_threads", integer, "torch.set_num_threads"),
 )
