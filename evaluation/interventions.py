@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -202,7 +203,8 @@ def _bootstrap(delta: Any, games: np.ndarray, seed: int) -> tuple[np.ndarray, np
     """95 % paired percentile-bootstrap bounds of ``delta`` (every figure) over ``games``; NaN when undefined."""
     if games.size < 2:
         return np.full(len(FIGURES), np.nan), np.full(len(FIGURES), np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)  # no help at all: a zero-width interval is right
         res = stats.bootstrap((games,), delta, vectorized=False, n_resamples=BOOTSTRAP_RESAMPLES, method="percentile",
                               random_state=np.random.default_rng(seed))  # fmt: skip
     return np.array(res.confidence_interval.low, dtype=np.float64), np.array(res.confidence_interval.high, dtype=np.float64)

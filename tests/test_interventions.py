@@ -33,7 +33,7 @@ SMALL = TrainConfig(timesteps=2048, n_games=8, n_steps=128, net_arch=(16, 8), ch
 
 @pytest.fixture(scope="module")
 def policy() -> nn.Module:
-    """An untrained coupled policy (layers coupled, pi.0, pi.1)."""
+    """An untrained coupled policy (probed layers: coupled and pi.0, which has 8 units)."""
     return make_model(SMALL, make_env(SMALL, seed=0)).policy
 
 
@@ -191,8 +191,8 @@ def _exit(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str
         (["--intervention-episodes", "0"], "--intervention-episodes"),
         (["--intervention-controls", "0"], "--intervention-controls"),
         (["--intervention-units", "coupled"], "--intervention-units: a unit list must look like LAYER:U1,U2"),
-        (["--intervention-units", "nope:1"], "--intervention-units: unknown layer 'nope'; the probed layers are ['coupled', 'pi.0', 'pi.1']"),
-        (["--intervention-units", "pi.1:8"], "--intervention-units: layer 'pi.1' has units 0..7; got unit 8"),
+        (["--intervention-units", "nope:1"], "--intervention-units: unknown layer 'nope'; the probed layers are ['coupled', 'pi.0']"),
+        (["--intervention-units", "pi.0:8"], "--intervention-units: layer 'pi.0' has units 0..7; got unit 8"),
     ],
 )
 def test_bad_intervention_flags_exit_2_naming_the_value(
