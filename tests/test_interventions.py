@@ -95,15 +95,15 @@ def test_mean_ablation_and_steering_of_a_hand_built_network() -> None:
     net = _HandBuilt()
     x = torch.tensor([[3.0, 1.0]])  # hidden relu([3 - 1, 6 + 1]) = [2, 7]; output 2 + 70 = 72
     assert net(x).item() == 72.0
-    # probe activations of pi.0 in the scenarios none, both, self, other: unit 1 has mean 4,
-    # mean in 'both' 6 and in 'none' 4
-    stats = ProbeStatistics.of({"pi.0": np.array([[0.0, 4.0], [0.0, 6.0], [0.0, 5.0], [0.0, 1.0]])},
+    # probe activations of pi.0 in the scenarios none, both, self, other: unit 1 has mean
+    # (4 + 8 + 5 + 7) / 4 = 6 over all states, 8 in 'both' and 4 in 'none'
+    stats = ProbeStatistics.of({"pi.0": np.array([[0.0, 4.0], [0.0, 8.0], [0.0, 5.0], [0.0, 7.0]])},
                                np.array([NONE, BOTH, SELF, OTHER]))  # fmt: skip
     with torch.no_grad():
         with intervene(net, Intervention("mean", [{"pi.0": [1]}], stats)):
-            assert net(x).item() == 2.0 + 10 * 4.0
+            assert net(x).item() == 2.0 + 10 * 6.0
         with intervene(net, Intervention("steer", [{"pi.0": [1]}], stats, alpha=0.5)):
-            assert net(x).item() == 2.0 + 10 * (7.0 + 0.5 * (6.0 - 4.0))
+            assert net(x).item() == 2.0 + 10 * (7.0 + 0.5 * (8.0 - 4.0))
         assert net(x).item() == 72.0  # hooks gone
 
 
