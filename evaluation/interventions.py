@@ -38,7 +38,7 @@ from frogtoad_env.behaviour import rates_from_counts
 from frogtoad_env.config import EnvConfig
 
 from .episodes import EpisodeBatch, play_episodes
-from .partners import ModelPolicy, ScriptedPolicy, SeatPolicy
+from .partners import ModelPolicy, ScriptedPolicy
 from .statistics import mean_ci
 
 __all__ = ["PARTNERS", "FIGURES", "Effect", "InterventionStudy", "IntervenedPolicy", "run_interventions", "figures_of"]

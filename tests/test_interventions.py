@@ -9,6 +9,7 @@ target; bad flags exit 2, a run without a probe set exits 1.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -217,8 +218,6 @@ def test_interventions_section_in_the_report(run_dir: Path, tmp_path: Path, caps
     args = [str(run_dir), "--episodes", "2", "--permutations", "10", "--interventions", "--intervention-episodes", "2",
             "--intervention-controls", "2", "--intervention-units", "pi.0:0,1", "--out", str(out), "--quiet"]  # fmt: skip
     assert _exit(args, capsys)[0] == 0
-    import json
-
     study = json.loads((out / "metrics.json").read_text())["interventions"]
     assert study["targets"]["given"] == {"pi.0": [0, 1]}
     assert {(e["target"], e["kind"], e["partner"]) for e in study["effects"]} >= {("given", "zero", "self"), ("given", "steer", "intact")}
