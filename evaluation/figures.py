@@ -210,6 +210,7 @@ def plot_interventions(study: InterventionStudy, path: Path, figure: str = "help
     fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(3.2 * max(1, len(kinds)) + 0.8, 4.0), dpi=110, squeeze=False, sharey=True)
     jitter = np.random.default_rng(0)
     for ax, kind in zip(axes[0], kinds):
+        labels = []
         for x, target in enumerate(targets):
             e = next(e for e in effects if e.kind == kind and e.target == target)
             controls = e.controls[figure]
@@ -221,17 +222,16 @@ def plot_interventions(study: InterventionStudy, path: Path, figure: str = "help
             ax.plot([x], [e.delta[figure]], marker="*", ms=13, color="#c0392b", ls="none", zorder=4,
                     label="target (95% CI)" if x == 0 else None)  # fmt: skip
             pct = e.percentile[figure]
-            ax.annotate("n/a" if math.isnan(pct) else f"{pct:.0f}%", (x, 0), xytext=(0, -14), textcoords="offset points",
-                        xycoords=("data", "axes fraction"), ha="center", fontsize=7, color="#7f8c8d")  # fmt: skip
+            labels.append(f"{target}\npct {'n/a' if math.isnan(pct) else f'{pct:.0f}'}")
         ax.axhline(0, color="black", lw=0.6)
         ax.set_xticks(range(len(targets)))
-        ax.set_xticklabels([f"{t}" for t in targets], fontsize=8)
+        ax.set_xticklabels(labels, fontsize=8)
         ax.set_title(kind, fontsize=10)
         ax.grid(alpha=0.3, axis="y")
     axes[0, 0].set_ylabel(f"Δ {figure.replace('_', ' ')}\n(intervened − intact)")
     axes[0, 0].legend(fontsize=7, loc="best")
     fig.suptitle(f"interventions with partner '{partner}': target vs {study.controls} random-unit controls "
-                 f"({study.episodes} episodes each; grey % = control percentile)", fontsize=9)  # fmt: skip
+                 f"({study.episodes} episodes each; pct = target's percentile among the controls)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
