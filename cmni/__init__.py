@@ -5,10 +5,12 @@ Layers (each depends only on the ones above it):
 - :mod:`cmni.metric`, :mod:`cmni.stats`, :mod:`cmni.overlap`: the pure-numpy metric,
   its nulls and the self-other overlap (imported eagerly; no torch).
 - :mod:`cmni.probe_set`: the balanced, labelled probe states (numpy + the game core).
-- :mod:`cmni.recorder`: torch forward hooks on an SB3 policy's actor.
+- :mod:`cmni.recorder`: torch forward hooks on any torch policy (SB3's actor by default).
+- :mod:`cmni.probe`: one probe of one policy (CMNI, permutation test, overlap,
+  untrained-network null).
 - :mod:`cmni.callback`: the SB3 callback that probes during training.
 
-The last three are imported lazily on first attribute access, so ``import cmni`` does
+The last four are imported lazily on first attribute access, so ``import cmni`` does
 not import torch, stable-baselines3 or the game.
 """
 
@@ -23,6 +25,7 @@ from .stats import PermutationResult, bootstrap_ci, permutation_test
 
 if TYPE_CHECKING:  # pragma: no cover
     from .callback import CMNICallback
+    from .probe import measure_policy, untrained_null
     from .probe_set import ProbeSet, build_probe_set
     from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
 
@@ -34,6 +37,8 @@ _LAZY: dict[str, str] = {
     "record_activations": "recorder",
     "layer_names": "recorder",
     "untrained_copy": "recorder",
+    "measure_policy": "probe",
+    "untrained_null": "probe",
     "CMNICallback": "callback",
 }
 
