@@ -1,0 +1,98 @@
+"""Multi-agent PPO with one shared policy in RLlib (local Ray), then its CMNI.
+
+    python examples/rllib_ppo_shared.py [--iterations 25] [--seed 0]
+
+Runs in its own venv: ray[rllib] pins its own gymnasium (2.60.0 wants gymnasium 1.2.2),
+so it cannot share ours (see docs/libraries.md for the install commands).
+
+RLlib's ``ParallelPettingZooEnv`` wraps ``frogtoad_env.parallel_env()``: both players
+act in every step, and ``policy_mapping_fn`` maps both to the one policy ``"shared"``
+(self-play with parameter sharing). RLlib's new API stack builds a default PPO RLModule
+(separate actor and critic MLPs of 64-64 tanh units) and trains it on a local Ray
+instance with two CPUs. After training, the module's actor encoder is probed: its tanh
+layers are ``pi.0`` and ``pi.1``, the logits are ``forward_inference``'s
+``action_dist_inputs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import ray
+import torch
+from ray.rllib.algorithms.ppo import PPOConfig
+from ray.rllib.core.rl_module.multi_rl_module import MultiRLModuleSpec
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+from ray.tune.registry import register_env
+from torch import nn
+
+import frogtoad_env
+
+POLICY = "shared"
+
+
+def make_config(seed: int = 0, max_steps: int = 500) -> PPOConfig:
+    """PPO with the hyperparameters of ``train.py`` (rollout 4096 agent-steps, 4 minibatches, 4 epochs)."""
+    register_env("frogtoad", lambda _: ParallelPettingZooEnv(frogtoad_env.parallel_env(max_steps=max_steps)))
+    return (
+        PPOConfig()
+        .environment("frogtoad")
+        .env_runners(num_env_runners=0, num_envs_per_env_runner=1, rollout_fragment_length="auto")
+        .multi_agent(policies={POLICY}, policy_mapping_fn=lambda agent_id, episode, **kwargs: POLICY)
+        .rl_module(rl_module_spec=MultiRLModuleSpec(rl_module_specs={
+            POLICY: RLModuleSpec(model_config={"fcnet_hiddens": [64, 64], "fcnet_activation": "tanh"})}))  # fmt: skip
+        .training(lr=1e-3, train_batch_size_per_learner=4096, minibatch_size=1024, num_epochs=4, gamma=0.99,
+                  lambda_=0.95, clip_param=0.2, entropy_coeff=0.01, vf_loss_coeff=0.5, grad_clip=0.5)  # fmt: skip
+        .debugging(seed=seed)
+    )
+
+
+def logits(module: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    """The action logits of an RLlib torch RLModule."""
+    return module.forward_inference({"obs": obs})["action_dist_inputs"]
+
+
+def actor_layers(module: nn.Module) -> dict[str, nn.Module]:
+    """The tanh layers of the module's actor encoder, as ``pi.0``, ``pi.1``."""
+    tanh = [m for name, m in module.named_modules() if "actor_encoder" in name and isinstance(m, nn.Tanh)]
+    return {f"pi.{i}": m for i, m in enumerate(tanh)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=25, help="training iterations of 4096 agent-steps")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from cmni.probe import measure_policy, untrained_null
+    from cmni.probe_set import build_probe_set
+    from selfplay_score import self_play_score
+
+    torch.set_num_threads(1)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start = time.perf_counter()
+    algo = make_config(args.seed).build_algo()
+    for i in range(args.iterations):
+        result = algo.train()
+        steps = result["num_env_steps_sampled_lifetime"] if "num_env_steps_sampled_lifetime" in result else None
+        print(f"iteration {i + 1}: {result.get('env_runners', {}).get('agent_episode_returns_mean')} "
+              f"(returns per agent), env steps {steps}", flush=True)  # fmt: skip
+    module = algo.get_module(POLICY)
+    print(f"trained {args.iterations * 4096:,} agent-steps in {time.perf_counter() - start:.0f} s")
+    print(f"self-play score: {self_play_score(lambda obs: logits(module, obs)):.1f} points per player (64 games)")
+
+    probe_set = build_probe_set(frogtoad_env.EnvConfig(), per_scenario=1000, seed=0)
+    layers = actor_layers(module)
+    measured = measure_policy(module, probe_set, n_permutations=200, seed=0, layers=layers, forward=logits)
+    null = untrained_null(module, probe_set, seed=args.seed, layers=layers, forward=logits)
+    r = measured.result
+    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.cmni:.4f}, "
+          f"permutation null {measured.permutation.null_mean:.4f} (p = {measured.permutation.p_value:.3f})")  # fmt: skip
+    algo.stop()
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
