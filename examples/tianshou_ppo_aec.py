@@ -87,14 +87,15 @@ def build_ppo(env: PettingZooEnv, hidden: int = 64) -> tuple[PPO, DiscreteActor]
     return ppo, actor
 
 
-def train(steps: int, n_envs: int = 8, seed: int = 0, max_steps: int = 500, log: bool = True) -> DiscreteActor:
-    """Train for ``steps`` agent turns (agent-steps) on ``n_envs`` games; returns the actor."""
+def train(steps: int, n_envs: int = 8, seed: int = 0, max_steps: int = 500, rollout: int = 4096,
+          log: bool = True) -> DiscreteActor:  # fmt: skip
+    """Train for ``steps`` agent turns (agent-steps) on ``n_envs`` games, updating after every
+    ``rollout`` turns (4 epochs; each seat's half in 4 minibatches); returns the actor."""
     torch.manual_seed(seed)
     envs = DummyVectorEnv([lambda: make_env(max_steps) for _ in range(n_envs)])
     envs.seed(seed)
     ppo, actor = build_ppo(make_env(max_steps))
     algorithm = MultiAgentOnPolicyAlgorithm(algorithms=[ppo, ppo], env=make_env(max_steps))  # one shared PPO
-    rollout = 4096  # agent-steps per update
     collector = Collector(algorithm, envs, VectorReplayBuffer(rollout, n_envs))
     algorithm.run_training(
         OnPolicyTrainerParams(

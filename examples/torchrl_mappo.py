@@ -58,12 +58,13 @@ def build(obs_dim: int, hidden: int = 64) -> tuple[MLP, ProbabilisticActor, Tens
     return policy_net, actor, critic
 
 
-def train(frames: int, n_envs: int = 4, seed: int = 0, max_steps: int = 500, log: bool = True) -> MLP:
-    """Train for ``frames`` env steps (two agent-steps each) on ``n_envs`` games; the policy MLP."""
+def train(frames: int, n_envs: int = 4, seed: int = 0, max_steps: int = 500, frames_per_batch: int = 1024,
+          log: bool = True) -> MLP:  # fmt: skip
+    """Train for ``frames`` env steps (two agent-steps each) on ``n_envs`` games, updating after
+    every ``frames_per_batch`` env steps (4 epochs of 4 minibatches); returns the policy MLP."""
     torch.manual_seed(seed)
     env = SerialEnv(n_envs, lambda: make_env(max_steps))
     env.set_seed(seed)
-    frames_per_batch = 1024  # env steps per rollout, all envs together
     policy_net, actor, critic = build(env.observation_spec[GROUP, "observation"].shape[-1])
     collector = Collector(env, actor, frames_per_batch=frames_per_batch, total_frames=frames)
     buffer = ReplayBuffer(storage=LazyTensorStorage(frames_per_batch), sampler=SamplerWithoutReplacement(),

@@ -73,10 +73,9 @@ def test_lean_selfplay_rewards_mix_own_and_partner_points_by_prosocial() -> None
 
 
 def test_lean_ppo_trains_whole_rollouts_and_its_actor_is_probed(probe_set) -> None:
-    config = PPOConfig(timesteps=2 * 64 * 2 * 4, n_games=4, n_steps=64, seed=0)  # two rollouts of 512 agent-steps
-    torch.manual_seed(0)
+    config = PPOConfig(timesteps=4 * 64 * 2 * 4, n_games=4, n_steps=64, seed=0)  # four rollouts of 512 agent-steps
     agent, scores = train(config, SHORT, log=False)
-    assert len(scores) == 2 * 64 // SHORT.max_steps  # one finished batch of games per 50 steps
+    assert len(scores) == 4 * 64 // SHORT.max_steps  # the games end together every 50 steps
     untouched = type(agent)(158, config.hidden)
     assert any(not torch.equal(a, b) for a, b in zip(_weights(agent.actor), _weights(untouched.actor)))
     measured = measure_policy(agent.actor, probe_set, n_permutations=5, seed=0,
@@ -95,7 +94,7 @@ def test_torchrl_mappo_trains_and_the_policy_is_probed(probe_set) -> None:
     env = make_env(max_steps=SHORT.max_steps)
     assert env.group_map == {GROUP: ["frog", "toad"]}  # one group: the shared policy sees an agent axis of 2
     assert env.observation_spec[GROUP, "observation"].shape == (2, 158)
-    policy = train_torchrl(frames=2048, n_envs=2, seed=0, max_steps=SHORT.max_steps, log=False)
+    policy = train_torchrl(frames=1024, n_envs=2, seed=0, max_steps=SHORT.max_steps, frames_per_batch=512, log=False)
     measured = measure_policy(policy, probe_set, n_permutations=5, seed=0)
     assert measured.result.n_neurons == 128 and np.isfinite(measured.result.cmni)
 
@@ -133,7 +132,7 @@ def frogtoad_env_parallel(max_steps: int):
 def test_tianshou_shared_ppo_trains_and_the_actor_is_probed(probe_set) -> None:
     from tianshou_ppo_aec import train as train_tianshou
 
-    actor = train_tianshou(steps=4096, n_envs=2, seed=0, max_steps=SHORT.max_steps, log=False)
+    actor = train_tianshou(steps=2048, n_envs=2, seed=0, max_steps=SHORT.max_steps, rollout=1024, log=False)
     measured = measure_policy(actor, probe_set, n_permutations=5, seed=0, forward=lambda m, x: m(x)[0])
     assert measured.result.n_neurons == 128 and measured.recorded.logits.shape == (80, 4)
 
