@@ -182,8 +182,10 @@ def main() -> None:
 
     torch.set_num_threads(1)  # a small net: more threads only add overhead
     start = time.perf_counter()
-    agent, _ = train(PPOConfig(timesteps=args.timesteps, n_games=args.n_games, seed=args.seed))
-    print(f"trained {args.timesteps:,} agent-steps in {time.perf_counter() - start:.0f} s")
+    config = PPOConfig(timesteps=args.timesteps, n_games=args.n_games, seed=args.seed)
+    agent, _ = train(config)
+    rollout = config.n_steps * 2 * config.n_games
+    print(f"trained {max(config.timesteps // rollout, 1) * rollout:,} agent-steps in {time.perf_counter() - start:.0f} s")
     print(f"self-play score: {self_play_score(agent.actor):.1f} points per player (64 games, sampled actions)")
 
     probe_set = build_probe_set(EnvConfig(), per_scenario=1000, seed=0)
