@@ -34,7 +34,8 @@ POLICY = "shared"
 
 
 def make_config(seed: int = 0, max_steps: int = 500) -> PPOConfig:
-    """PPO with the hyperparameters of ``train.py`` (rollout 4096 agent-steps, 4 minibatches, 4 epochs)."""
+    """PPO with the hyperparameters of ``train.py`` (4 minibatches, 4 epochs; a rollout of 4096 env steps
+    is 8192 agent-steps: RLlib counts the batch size in env steps)."""
     register_env("frogtoad", lambda _: ParallelPettingZooEnv(frogtoad_env.parallel_env(max_steps=max_steps)))
     return (
         PPOConfig()
@@ -62,7 +63,7 @@ def actor_layers(module: nn.Module) -> dict[str, nn.Module]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=25, help="training iterations of 4096 agent-steps")
+    parser.add_argument("--iterations", type=int, default=25, help="training iterations of 4096 env steps")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -74,13 +75,15 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     start = time.perf_counter()
     algo = make_config(args.seed).build_algo()
+    agent_steps = 0
     for i in range(args.iterations):
-        result = algo.train()
-        steps = result["num_env_steps_sampled_lifetime"] if "num_env_steps_sampled_lifetime" in result else None
-        print(f"iteration {i + 1}: {result.get('env_runners', {}).get('agent_episode_returns_mean')} "
-              f"(returns per agent), env steps {steps}", flush=True)  # fmt: skip
+        runners = algo.train()["env_runners"]
+        per_agent = runners["num_agent_steps_sampled_lifetime"]  # agent id -> count
+        agent_steps = int(sum(per_agent.values()) if isinstance(per_agent, dict) else per_agent)
+        print(f"iteration {i + 1}: {agent_steps:,} agent-steps, {int(runners['num_env_steps_sampled_lifetime']):,} "
+              f"env steps, episode return per agent {runners.get('agent_episode_returns_mean')}", flush=True)  # fmt: skip
     module = algo.get_module(POLICY)
-    print(f"trained {args.iterations * 4096:,} agent-steps in {time.perf_counter() - start:.0f} s")
+    print(f"trained {agent_steps:,} agent-steps in {time.perf_counter() - start:.0f} s (building the algorithm included)")
     print(f"self-play score: {self_play_score(lambda obs: logits(module, obs)):.1f} points per player (64 games)")
 
     probe_set = build_probe_set(frogtoad_env.EnvConfig(), per_scenario=1000, seed=0)
