@@ -29,6 +29,7 @@ from torch import nn
 
 from frogtoad_env import EnvConfig, core
 from frogtoad_env.observations import observe
+from measure import report  # examples/measure.py: score and CMNI of the trained policy
 
 
 @dataclass(frozen=True)
@@ -176,26 +177,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from cmni.probe import measure_policy, untrained_null
-    from cmni.probe_set import build_probe_set
-    from selfplay_score import self_play_score
-
     torch.set_num_threads(1)  # a small net: more threads only add overhead
     start = time.perf_counter()
     config = PPOConfig(timesteps=args.timesteps, n_games=args.n_games, seed=args.seed)
     agent, _ = train(config)
     rollout = config.n_steps * 2 * config.n_games
     print(f"trained {max(config.timesteps // rollout, 1) * rollout:,} agent-steps in {time.perf_counter() - start:.0f} s")
-    print(f"self-play score: {self_play_score(agent.actor):.1f} points per player (64 games, sampled actions)")
-
-    probe_set = build_probe_set(EnvConfig(), per_scenario=1000, seed=0)
-    layers = {"pi.0": agent.actor[1], "pi.1": agent.actor[3]}
-    measured = measure_policy(agent.actor, probe_set, n_permutations=200, seed=0, layers=layers)
-    obs_dim = probe_set.observations.shape[1]  # the null: same architecture, same init scheme, fresh weights
-    null = untrained_null(agent.actor, probe_set, seed=args.seed, layers=layers, factory=lambda: Agent(obs_dim, (64, 64)).actor)
-    r = measured.result
-    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.cmni:.4f}, "
-          f"permutation null {measured.permutation.null_mean:.4f} (p = {measured.permutation.p_value:.3f})")  # fmt: skip
+    obs_dim = agent.actor[0].in_features  # the null: same architecture, same init scheme, fresh weights
+    report(agent.actor, {"pi.0": agent.actor[1], "pi.1": agent.actor[3]},
+           factory=lambda: Agent(obs_dim, config.hidden).actor, seed=args.seed)  # fmt: skip
 
 
 if __name__ == "__main__":

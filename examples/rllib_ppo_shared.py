@@ -29,6 +29,7 @@ from ray.tune.registry import register_env
 from torch import nn
 
 import frogtoad_env
+from measure import report  # examples/measure.py: score and CMNI of the trained policy
 
 POLICY = "shared"
 
@@ -67,10 +68,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from cmni.probe import measure_policy, untrained_null
-    from cmni.probe_set import build_probe_set
-    from selfplay_score import self_play_score
-
     torch.set_num_threads(1)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     start = time.perf_counter()
@@ -84,15 +81,7 @@ def main() -> None:
               f"env steps, episode return per agent {runners.get('agent_episode_returns_mean')}", flush=True)  # fmt: skip
     module = algo.get_module(POLICY)
     print(f"trained {agent_steps:,} agent-steps in {time.perf_counter() - start:.0f} s (building the algorithm included)")
-    print(f"self-play score: {self_play_score(lambda obs: logits(module, obs)):.1f} points per player (64 games)")
-
-    probe_set = build_probe_set(frogtoad_env.EnvConfig(), per_scenario=1000, seed=0)
-    layers = actor_layers(module)
-    measured = measure_policy(module, probe_set, n_permutations=200, seed=0, layers=layers, forward=logits)
-    null = untrained_null(module, probe_set, seed=args.seed, layers=layers, forward=logits)
-    r = measured.result
-    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.cmni:.4f}, "
-          f"permutation null {measured.permutation.null_mean:.4f} (p = {measured.permutation.p_value:.3f})")  # fmt: skip
+    report(module, actor_layers(module), forward=logits, seed=args.seed)
     algo.stop()
     ray.shutdown()
 

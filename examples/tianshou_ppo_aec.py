@@ -43,6 +43,7 @@ from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 from torch import nn
 
 import frogtoad_env
+from measure import report  # examples/measure.py: score and CMNI of the trained policy
 
 
 class CycleRewards(BaseWrapper):
@@ -120,25 +121,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from cmni.probe import measure_policy, untrained_null
-    from cmni.probe_set import build_probe_set
-    from selfplay_score import self_play_score
-
     torch.set_num_threads(1)  # a small net: more threads only add overhead
     start = time.perf_counter()
     actor = train(args.steps, args.envs, args.seed)
     print(f"trained {args.steps:,} agent-steps in {time.perf_counter() - start:.0f} s")
-    logits = lambda model, obs: model(obs)[0]  # noqa: E731  Tianshou actors return (logits, state)
-    print(f"self-play score: {self_play_score(lambda obs: logits(actor, obs)):.1f} points per player (64 games, sampled)")
-
-    probe_set = build_probe_set(frogtoad_env.EnvConfig(), per_scenario=1000, seed=0)
     tanh = [m for m in actor.modules() if isinstance(m, nn.Tanh)]
-    layers = {"pi.0": tanh[0], "pi.1": tanh[1]}
-    measured = measure_policy(actor, probe_set, n_permutations=200, seed=0, layers=layers, forward=logits)
-    null = untrained_null(actor, probe_set, seed=args.seed, layers=layers, forward=logits)
-    r = measured.result
-    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.cmni:.4f}, "
-          f"permutation null {measured.permutation.null_mean:.4f} (p = {measured.permutation.p_value:.3f})")  # fmt: skip
+    report(actor, {"pi.0": tanh[0], "pi.1": tanh[1]}, forward=lambda m, obs: m(obs)[0], seed=args.seed)  # (logits, state)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from torchrl.modules import MLP, MultiAgentMLP, ProbabilisticActor
 from torchrl.objectives import ClipPPOLoss, ValueEstimators
 
 import frogtoad_env
+from measure import report  # examples/measure.py: score and CMNI of the trained policy
 
 GROUP = "agents"
 
@@ -108,24 +109,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from cmni.probe import measure_policy, untrained_null
-    from cmni.probe_set import build_probe_set
-    from selfplay_score import self_play_score
-
     torch.set_num_threads(1)  # a small net: more threads only add overhead
     start = time.perf_counter()
     policy_net = train(args.frames, args.envs, args.seed)
     print(f"trained {2 * args.frames:,} agent-steps in {time.perf_counter() - start:.0f} s")
-    print(f"self-play score: {self_play_score(policy_net):.1f} points per player (64 games, sampled actions)")
-
-    probe_set = build_probe_set(frogtoad_env.EnvConfig(), per_scenario=1000, seed=0)
     tanh = [m for m in policy_net if isinstance(m, nn.Tanh)]
-    layers = {"pi.0": tanh[0], "pi.1": tanh[1]}
-    measured = measure_policy(policy_net, probe_set, n_permutations=200, seed=0, layers=layers)
-    null = untrained_null(policy_net, probe_set, seed=args.seed, layers=layers)  # reset_parameters: TorchRL's init
-    r = measured.result
-    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.cmni:.4f}, "
-          f"permutation null {measured.permutation.null_mean:.4f} (p = {measured.permutation.p_value:.3f})")  # fmt: skip
+    report(policy_net, {"pi.0": tanh[0], "pi.1": tanh[1]}, seed=args.seed)  # null: reset_parameters, TorchRL's init
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ def test_measure_policy_and_untrained_null_on_a_generic_network() -> None:
 
 
 def test_a_torchrl_mlp_is_probed_like_any_module() -> None:
-    torchrl_modules = pytest.importorskip("torchrl.modules", reason="TorchRL not installed (pip install -e '.[libs]')")
+    torchrl_modules = pytest.importorskip("torchrl.modules", reason="TorchRL not installed (pip install -c constraints.txt -e '.[libs]')")
     torch.manual_seed(0)
     mlp = torchrl_modules.MLP(in_features=3, out_features=4, num_cells=[5, 6], activation_class=nn.Tanh)
     rec = record_activations(mlp, OBS)
@@ -206,7 +206,7 @@ def test_a_torchrl_mlp_is_probed_like_any_module() -> None:
 
 
 def test_a_tianshou_actor_is_probed_through_its_forward() -> None:
-    pytest.importorskip("tianshou", reason="Tianshou not installed (pip install -e '.[libs]')")
+    pytest.importorskip("tianshou", reason="Tianshou not installed (pip install -c constraints.txt -e '.[libs]')")
     from tianshou.utils.net.common import Net
     from tianshou.utils.net.discrete import DiscreteActor
 

@@ -24,16 +24,16 @@ from frogtoad_env import EnvConfig, core
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from cleanrl_ppo_core import PPOConfig, SelfPlayGames, train  # noqa: E402
-from selfplay_score import self_play_score  # noqa: E402
+from measure import self_play_score  # noqa: E402
 
 SHORT = EnvConfig(max_steps=50)
 
 
-def needs(module: str):
-    return pytest.mark.skipif(
-        importlib.util.find_spec(module) is None,
-        reason=f"{module} is not installed (pip install -c constraints.txt -e '.[libs]')",
-    )
+LIBS_EXTRA = "pip install -c constraints.txt -e '.[libs]'"
+
+
+def needs(module: str, install: str = LIBS_EXTRA):
+    return pytest.mark.skipif(importlib.util.find_spec(module) is None, reason=f"{module} is not installed ({install})")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_tianshou_shared_ppo_trains_and_the_actor_is_probed(probe_set) -> None:
 # --------------------------------------------------------------------------- RLlib
 
 
-@needs("ray")
+@needs("ray", install="its own venv, see docs/libraries.md")
 def test_rllib_shared_ppo_trains_one_iteration_and_the_module_is_probed(probe_set) -> None:
     import ray
     from rllib_ppo_shared import actor_layers, logits, make_config
