@@ -1,147 +1,168 @@
 """Train coupled PPO agents on Frog and Toad: ``python train.py --coupling 0.5``.
 
-Argument parsing and wiring only; the training itself lives in :mod:`agents.training`.
+Parsing and wiring only: the flags become a :class:`experiment.config.TrainConfig`, which
+validates every value; training lives in :mod:`agents.training`.
 Exit status: 0 done, 1 run-folder error (one line on stderr), 2 bad flags, 130 interrupted
 (Ctrl-C or SIGTERM; a checkpoint was saved, continue with ``--resume RUN_DIR``).
 """
 
 from __future__ import annotations
 
-import argparse
-import math
+import os
 import signal
 import sys
-from pathlib import Path
-from typing import Callable, Sequence
 
-from agents.coupled import ACTIVATIONS
-from agents.training import RunError, TrainConfig, TrainResult, default_run_dir, load_config, train
-from frogtoad_env.config import EnvConfig
+
+def _exit_while_starting(signum: int, frame: object) -> None:
+    print("train.py: interrupted while starting; nothing was written", file=sys.stderr)
+    os._exit(130)
+
+
+if __name__ == "__main__":  # Ctrl-C or SIGTERM while the libraries load: one line, no traceback
+    signal.signal(signal.SIGINT, _exit_while_starting)
+    signal.signal(signal.SIGTERM, _exit_while_starting)
+
+import argparse  # noqa: E402
+import math  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import fields  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Callable, NoReturn, Sequence  # noqa: E402
+
+from experiment.config import ACTIVATION_NAMES, TrainConfig  # noqa: E402
+from experiment.run_folder import RunError, RunFolder, default_run_dir  # noqa: E402
+from frogtoad_env.config import EnvConfig  # noqa: E402
+from frogtoad_env.core import RulesConfig, knob_docs  # noqa: E402
+from frogtoad_env.presets import PRESET_KNOBS, PRESETS, preset  # noqa: E402
 
 DEFAULTS = TrainConfig()
+ENV_KEYS = frozenset(f.name for f in fields(EnvConfig))
 #: flags that may be combined with --resume (they change nothing in the run's config)
 RESUME_COMPATIBLE = {"resume", "no_progress"}
-SCRIPTED_SCORE = 418  # points per player per 500-step episode (docs/training.md)
+SCRIPTED_SCORE = 418  # points per player per 500-step episode of the scripted policy (docs/training.md)
 
 
-# --------------------------------------------------------------------------- argument types
+# --------------------------------------------------------------------------- text -> value (no range checks here)
 
 
-def unit_interval(text: str) -> float:
-    """A float in [0, 1]."""
+def integer(text: str) -> int:
+    """An integer, written ``6000000``, ``6_000_000`` or ``6e6``."""
     try:
-        value = float(text)
+        return int(text.replace("_", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; allowed: a number in [0, 1]") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} is outside [0, 1]; allowed: a number in [0, 1]")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """An integer >= 1 (underscores allowed: ``6_000_000``; also ``2e6`` if it is whole)."""
+        pass
     try:
-        value = float(text.replace("_", "")) if any(c in text for c in "eE.") else int(text.replace("_", ""))
+        value = float(text.replace("_", ""))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: an integer >= 1") from None
-    if value != int(value) or value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; allowed: an integer >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not math.isfinite(value) or not value.is_integer():
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer")
     return int(value)
 
 
-def seed_int(text: str) -> int:
-    """An integer >= 0."""
+def number(text: str) -> float:
+    """A finite number."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer; allowed: an integer >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is negative; allowed: an integer >= 0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
 
 
-def net_arch(text: str) -> tuple[int, ...]:
-    """A comma list of positive ints, e.g. ``64,64``."""
-    parts = text.split(",")
-    if not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is malformed; allowed: a comma list of positive integers like 64,64 "
-            "(first = coupled layer units, rest = MLP layers)"
-        )
-    return tuple(int(p) for p in parts)
-
-
-def activation(text: str) -> str:
-    if text not in ACTIVATIONS:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an activation; allowed: {', '.join(sorted(ACTIVATIONS))}")
-    return text
-
-
-def device(text: str) -> str:
-    """``auto`` or anything ``torch.device`` accepts (cpu, cuda, cuda:1, mps...)."""
-    if text == "auto":
-        return text
-    import torch
-
+def int_list(text: str) -> tuple[int, ...]:
+    """A comma list of integers, e.g. ``64,64``."""
     try:
-        torch.device(text)
-    except (RuntimeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a torch device; allowed: cpu, cuda, cuda:N, mps, auto") from None
-    return text
+        return tuple(integer(part.strip()) for part in text.split(","))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma list of integers like 64,64") from None
+
+
+def folder(text: str) -> Path:
+    """A non-empty path."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path is not a folder; give a folder name")
+    return Path(text)
 
 
 # --------------------------------------------------------------------------- parser
+
+#: (flag, config key, type, help); the default shown in --help comes from TrainConfig / EnvConfig
+CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("--coupling", "coupling", number, "self/other weight coupling c in [0, 1]"),
+    ("--timesteps", "timesteps", integer, "total agent-steps to train; each env step is 2 per game"),
+    ("--seed", "seed", integer, "seed of torch, numpy and the games, in [0, 2**32 - 1]"),
+    ("--n-envs", "n_games", integer, "games stepped together; SB3 sees 2x as many env slots, one per player"),
+    ("--net-arch", "net_arch", int_list, "comma list: first = coupled layer units, rest = policy/value MLP layers"),
+    ("--activation", "activation", str, f"{' or '.join(ACTIVATION_NAMES)}"),
+    ("--veil", "veil", number, "veil of ignorance I in [0, 1]"),
+    ("--dependency", "dependency", number, "mutual dependency D in [0, 1]"),
+    ("--prosocial", "prosocial", number, "weight of the partner's points in the reward, in [0, 1]"),
+    ("--max-steps", "max_steps", integer, "episode length in steps"),
+    *(
+        (f"--{key.replace('_', '-')}", key, integer if isinstance(getattr(RulesConfig, key), int) else number, doc)
+        for key, doc in knob_docs().items()
+        if key in PRESET_KNOBS
+    ),
+    ("--checkpoint-every", "checkpoint_every", integer, "agent-steps between checkpoints"),
+    ("--probe-every", "probe_every", integer, "agent-steps between CMNI probes (default: = --checkpoint-every)"),
+    ("--probe-null-draws", "probe_null_draws", integer, "untrained networks in the CMNI probe's untrained null"),
+    ("--device", "device", str, "torch device: cpu, cuda, cuda:N, mps or auto"),
+    ("--torch-threads", "torch_threads", integer, "torch.set_num_threads"),
+)
+FLAG_OF_KEY = {key: flag for flag, key, _, _ in CONFIG_FLAGS}
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Every flag defaults to ``argparse.SUPPRESS``: the namespace holds only what was given,
     and the defaults come from :class:`TrainConfig` (shown in --help)."""
-    d, e = DEFAULTS, DEFAULTS.env
-    p = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="train.py",
         description="Train coupled PPO agents (one shared policy, self-play) on Frog and Toad.",
         argument_default=argparse.SUPPRESS,
         epilog="Exit status: 0 done, 1 run-folder error, 2 bad flags, 130 interrupted (checkpoint saved; "
         "continue with --resume RUN_DIR). See docs/training.md.",
     )
-    add: Callable[..., argparse.Action] = p.add_argument
-    add("--coupling", metavar="C", type=unit_interval, help=f"self/other weight coupling c in [0, 1] (default {d.coupling})")
-    add("--timesteps", metavar="N", type=positive_int,
-        help=f"total agent-steps to train; each env step is 2 per game (default {d.timesteps:_})")
-    add("--seed", metavar="S", type=seed_int, help=f"seed of torch, numpy and the games (default {d.seed})")
-    add("--n-envs", "--n-games", metavar="GAMES", dest="n_games", type=positive_int,
-        help=f"number of GAMES stepped together; SB3 sees 2x as many env slots, "
-        f"one per player (default {d.n_games} games = {d.n_slots} slots)")
-    add("--net-arch", metavar="A,B,...", type=net_arch,
-        help=f"comma list: first = coupled layer units, rest = policy/value MLP layers "
-        f"(default {','.join(map(str, d.net_arch))})")
-    add("--activation", metavar="{relu,tanh}", type=activation, help=f"{' or '.join(sorted(ACTIVATIONS))} (default {d.activation})")
-    add("--veil", metavar="I", type=unit_interval, help=f"veil of ignorance I in [0, 1] (default {e.veil})")
-    add("--dependency", metavar="D", type=unit_interval, help=f"mutual dependency D in [0, 1] (default {e.dependency})")
-    add("--prosocial", metavar="W", type=unit_interval, help=f"weight of the partner's points in the reward, in [0, 1] (default {e.prosocial})")
-    add("--max-steps", metavar="T", type=positive_int, help=f"episode length in steps (default {e.max_steps})")
-    add("--checkpoint-every", metavar="N", type=positive_int, help=f"agent-steps between checkpoints (default {d.checkpoint_every:_})")
-    add("--probe-every", metavar="N", type=positive_int, help="agent-steps between CMNI probes (default: = --checkpoint-every)")
-    add("--no-probe", action="store_true", help="do not run the CMNI probe callback")
-    add("--run-dir", metavar="DIR", type=Path, help="run folder (default runs/<timestamp>_c<coupling>)")
-    add("--resume", type=Path, metavar="RUN_DIR",
-        help="continue RUN_DIR from its latest checkpoint with its config.json (up to the timesteps "
-        "saved there); only --no-progress may be combined with it")
-    add("--device", metavar="DEVICE", type=device, help=f"torch device (default {d.device})")
-    add("--torch-threads", metavar="T", type=positive_int, help=f"torch.set_num_threads (default {d.torch_threads})")
-    add("--no-progress", action="store_true", help="no progress bar")
-    return p
+    defaults = {**DEFAULTS.to_dict(), **DEFAULTS.env.to_dict()}
+    for flag, key, kind, text in CONFIG_FLAGS:
+        default = defaults[key]
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        parser.add_argument(flag, dest=key, metavar=key.upper(), type=kind, help=f"{text} (default {shown})")
+    parser.add_argument("--preset", choices=list(PRESETS),
+                        help="named values of the rules knobs --rough-rate-start ... --help-leap-probability "
+                        "(default paper); a knob flag given too overrides its value")  # fmt: skip
+    parser.add_argument("--no-probe", action="store_true", help="do not run the CMNI probe callback")
+    parser.add_argument("--run-dir", type=folder, metavar="DIR", help="run folder (default runs/<timestamp>_c<coupling>)")
+    parser.add_argument("--resume", type=folder, metavar="RUN_DIR",
+                        help="continue RUN_DIR from its latest checkpoint with its config.json (up to the timesteps "
+                        "saved there); only --no-progress may be combined with it")  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """TrainConfig from the given flags (absent ones keep the TrainConfig defaults)."""
-    given = vars(args)
-    env_keys = {"veil", "dependency", "prosocial", "max_steps"}
-    env = EnvConfig.from_kwargs({**DEFAULTS.env.to_dict(), **{k: v for k, v in given.items() if k in env_keys}})
-    top = {k: v for k, v in given.items() if k in {f for f in DEFAULTS.to_dict()} and k not in env_keys}
+def config_from_args(given: dict[str, Any]) -> TrainConfig:
+    """TrainConfig from the given flags (absent ones keep the defaults); ValueError names the bad flag."""
+    env = {
+        **(preset(given["preset"]) if "preset" in given else {}),
+        **{k: v for k, v in given.items() if k in ENV_KEYS},
+    }
+    top = {k: v for k, v in given.items() if k in FLAG_OF_KEY and k not in ENV_KEYS}
     if given.get("no_probe"):
         top["probe"] = False
-    return TrainConfig.from_dict({**DEFAULTS.to_dict(), **top, "env": env.to_dict()})
+    try:
+        return TrainConfig.from_dict({**DEFAULTS.to_dict(), **top, "env": {**DEFAULTS.env.to_dict(), **env}})
+    except ValueError as error:
+        message = str(error)
+        flag = next((f for k, f in FLAG_OF_KEY.items() if message.startswith(k)), None)
+        raise ValueError(f"{flag}: {message}" if flag else message) from None
 
 
 def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, TrainConfig | None, Path]:
@@ -150,7 +171,8 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, TrainConfig |
     args = parser.parse_args(argv)
     given = vars(args)
     if "resume" in given:
-        extra = sorted(f"--{k.replace('_', '-')}" for k in given if k not in RESUME_COMPATIBLE)
+        extra = sorted(f"--{k.replace('_', '-')}" if k not in FLAG_OF_KEY else FLAG_OF_KEY[k]
+                       for k in given if k not in RESUME_COMPATIBLE)  # fmt: skip
         if extra:
             parser.error(
                 f"--resume continues the run with its saved config.json; drop {', '.join(extra)} "
@@ -158,7 +180,7 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, TrainConfig |
             )
         return args, None, args.resume
     try:
-        config = config_from_args(args)
+        config = config_from_args(given)
     except ValueError as error:
         parser.error(str(error))
     run_dir = given.get("run_dir") or default_run_dir(config.coupling)
@@ -168,7 +190,8 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, TrainConfig |
 # --------------------------------------------------------------------------- main
 
 
-def report(result: TrainResult, config: TrainConfig) -> str:
+def report(result: Any, config: TrainConfig) -> str:
+    """The closing line for a :class:`agents.training.TrainResult`."""
     if result.interrupted:
         return (
             f"interrupted at step {result.num_timesteps:,} of {config.timesteps:,}; checkpoint saved to "
@@ -187,25 +210,41 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args, config, run_dir = parse(argv)
     resuming = config is None
     # A scheduler's SIGTERM (preemption, `kill`) saves a checkpoint just like Ctrl-C.
+    previous_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupt)
+    previous_showwarning, warnings.showwarning = warnings.showwarning, _one_line_warning
     try:
+        run = RunFolder(run_dir)
         if resuming:
-            config = load_config(run_dir)
-        print(f"run folder: {run_dir}" + (" (resuming)" if resuming else ""))
-        print(f"watch with: tensorboard --logdir {Path(run_dir) / 'tb'}")
-        result = train(config, run_dir, resume=resuming, progress_bar=not getattr(args, "no_progress", False))
+            config = run.load_config()
+        print(f"run folder: {run.path}" + (" (resuming)" if resuming else ""))
+        print(f"watch with: tensorboard --logdir {run.tb_dir}")
+        from agents.training import train
+
+        result = train(config, run.path, resume=resuming, progress_bar=not getattr(args, "no_progress", False))
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # disk full, read-only folder: the checkpoints already saved stay intact
+        where = f" {error.filename}" if error.filename else ""
+        print(f"error: cannot write{where}: {error.strerror or error}; the run stops here and can be resumed "
+              f"with --resume {run_dir} once the disk is writable", file=sys.stderr)  # fmt: skip
+        return 1
     except KeyboardInterrupt:
-        print(f"interrupted outside training; checkpoints already in {Path(run_dir) / 'checkpoints'} are intact", file=sys.stderr)
+        print(f"interrupted before training started; continue with --resume {run_dir}", file=sys.stderr)
         return 130
     finally:
+        signal.signal(signal.SIGINT, previous_sigint)
         signal.signal(signal.SIGTERM, previous_sigterm)
+        warnings.showwarning = previous_showwarning
     print(report(result, config))
     return 130 if result.interrupted else 0
 

@@ -4,22 +4,15 @@ Scheduling and logging only: the probe states come from :mod:`cmni.probe_set`, t
 activations from :mod:`cmni.recorder`, the numbers from :mod:`cmni.metric`,
 :mod:`cmni.stats` and :mod:`cmni.overlap`.
 
-Files under ``run_dir``
-    ``probe_set.npz``
-        The fixed probe set; built and saved on the first training start, loaded on a
-        resume (then it must match the run's env config).
-    ``cmni.csv``
-        One row per probe (header written once; a resumed run appends). Columns:
-        ``step, cmni_total, cmni_<layer>..., candidates, candidates_<layer>..., p_value,
-        z_score, null_untrained, null_permutation_mean, overlap_<layer>..., overlap_all,
-        mean_episode_score`` (the overlap columns only in egocentric mode).
-    ``cmni/step_<012d>.npz``
-        Per-checkpoint statistics (see :meth:`CMNICallback._stats_arrays`).
-    ``cmni/null_untrained.npz``
-        The same statistics for the untrained network of the same shape.
+Files (names and ``cmni.csv`` columns: :mod:`experiment.run_folder`): the probe set,
+built on the first training start and loaded on a resume (then it must match the run's
+env config); one ``cmni.csv`` row and one statistics ``.npz`` per probe; the untrained
+network's statistics once per run.
 
 Logged to the model's SB3 logger at the probe's step (TensorBoard when the model has a
-``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained``,
+``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained`` (mean of
+the untrained null), ``cmni/null_untrained_sd``, ``cmni/excess`` (CMNI - null mean),
+``cmni/z_untrained``, ``cmni/candidates_excess``,
 ``cmni/null_permutation_mean``, ``cmni/p_value``, ``cmni/z_score``,
 ``cmni/candidates``, ``cmni/candidate_fraction``, ``cmni/candidates_<layer>``,
 ``cmni/overlap_<layer>`` and ``cmni/overlap_all`` (egocentric only),
@@ -35,45 +28,34 @@ values at ``num_timesteps``, then restored for the next regular dump.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
+import copy
 import math
 import os
 import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.save_util import load_from_zip_file
 from threadpoolctl import threadpool_limits
 
-from frogtoad_env.atomic import atomic_savez, atomic_write_text
+from experiment.atomic import atomic_savez
+from experiment.run_folder import RunFolder, cmni_csv_columns, read_cmni_csv, write_cmni_csv
+from frogtoad_env.behaviour import episode_means
 from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
 
-from .metric import SCENARIO_NAMES, CMNIResult, compute_cmni
-from .probe import csv_row, measure_policy
+from .metric import SCENARIO_NAMES, CMNIResult
+from .probe import UntrainedNull, csv_row, measure_policy, untrained_null
 from .probe_set import ProbeSet, build_probe_set
-from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
+from .recorder import RecordedActivations, layer_names
 from .stats import PermutationResult
 
-__all__ = ["CMNICallback", "PROBE_SET_FILE", "CSV_FILE", "STATS_DIR", "csv_columns", "limit_blas_threads"]
+__all__ = ["CMNICallback", "limit_blas_threads"]
 
-PROBE_SET_FILE = "probe_set.npz"
-CSV_FILE = "cmni.csv"
-STATS_DIR = "cmni"
 _TB_ONLY = ("stdout", "log", "json", "csv")
 _NOT_STDOUT = ("stdout", "log")
-
-
-def csv_columns(layers: list[str], egocentric: bool) -> list[str]:
-    """Header of ``cmni.csv`` for the given probed layers."""
-    columns = ["step", "cmni_total", *[f"cmni_{n}" for n in layers], "candidates", *[f"candidates_{n}" for n in layers]]
-    columns += ["p_value", "z_score", "null_untrained", "null_permutation_mean"]
-    if egocentric:
-        columns += [f"overlap_{n}" for n in layers] + ["overlap_all"]
-    columns.append("mean_episode_score")
-    return columns
 
 
 @contextlib.contextmanager
@@ -104,6 +86,8 @@ class CMNICallback(BaseCallback):
         seed: seed of the probe set, of the untrained network and of the permutations.
         per_scenario: probe states per scenario when the probe set is built.
         n_permutations: label permutations of the permutation test (>= 1).
+        n_null_draws: untrained initialisations of the untrained-network null (>= 1),
+            measured once per run.
         save_activations: also store the raw activations, logits and labels in every
             ``cmni/step_*.npz``.
         verbose: 1 prints one line per probe.
@@ -113,7 +97,8 @@ class CMNICallback(BaseCallback):
     Attributes (after training start):
         probe_set: the :class:`~cmni.probe_set.ProbeSet`.
         layers: the probed layer names.
-        null_untrained: CMNI of the untrained network (``untrained_copy(policy, seed)``).
+        null: the untrained-network null distribution (:class:`cmni.probe.UntrainedNull`).
+        null_untrained: its mean CMNI.
         history: one dict per probe, the values of the CSV row.
         last_result: :class:`~cmni.metric.CMNIResult` of the latest probe.
     """
@@ -126,6 +111,7 @@ class CMNICallback(BaseCallback):
         seed: int = 0,
         per_scenario: int = 1000,
         n_permutations: int = 100,
+        n_null_draws: int = 10,
         save_activations: bool = False,
         verbose: int = 0,
         blas_threads: int | None = 1,
@@ -133,12 +119,13 @@ class CMNICallback(BaseCallback):
         super().__init__(verbose=verbose)
         if not isinstance(env_config, EnvConfig):
             raise ValueError(f"env_config must be an EnvConfig, got {type(env_config).__name__}")
-        self.run_dir = Path(run_dir)
+        self.run = RunFolder(run_dir)
         self.env_config = env_config
         self.probe_every = check_int("probe_every", probe_every)
         self.seed = check_int("seed", seed, minimum=0)
         self.per_scenario = check_int("per_scenario", per_scenario)
         self.n_permutations = check_int("n_permutations", n_permutations)
+        self.n_null_draws = check_int("n_null_draws", n_null_draws)
         self.save_activations = bool(save_activations)
         if blas_threads is not None:
             check_int("blas_threads", blas_threads)
@@ -146,29 +133,12 @@ class CMNICallback(BaseCallback):
         self.probe_set: ProbeSet | None = None
         self.layers: list[str] = []
         self.null_untrained: float = math.nan
-        self.null_result: CMNIResult | None = None
+        self.null: UntrainedNull | None = None
         self.history: list[dict[str, float]] = []
         self.last_result: CMNIResult | None = None
         self._columns: list[str] = []
         self._next_probe = self.probe_every
         self._last_probe_step: int | None = None
-
-    # ------------------------------------------------------------------ paths
-    @property
-    def probe_set_path(self) -> Path:
-        return self.run_dir / PROBE_SET_FILE
-
-    @property
-    def csv_path(self) -> Path:
-        return self.run_dir / CSV_FILE
-
-    @property
-    def stats_dir(self) -> Path:
-        return self.run_dir / STATS_DIR
-
-    def stats_path(self, step: int) -> Path:
-        """``run_dir/cmni/step_<012d>.npz`` for ``step``."""
-        return self.stats_dir / f"step_{int(step):012d}.npz"
 
     # -------------------------------------------------------------- SB3 hooks
     def _on_training_start(self) -> None:
@@ -176,8 +146,7 @@ class CMNICallback(BaseCallback):
             self._start()
 
     def _start(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.stats_dir.mkdir(parents=True, exist_ok=True)
+        self.run.stats_dir.mkdir(parents=True, exist_ok=True)
         self.probe_set = self._load_or_build_probe_set()
         policy = self.model.policy
         obs_shape = tuple(self.model.observation_space.shape or ())
@@ -188,18 +157,35 @@ class CMNICallback(BaseCallback):
             )
         self.layers = layer_names(policy)
         egocentric = self.probe_set.swapped_observations is not None
-        self._columns = csv_columns(self.layers, egocentric)
+        self._columns = cmni_csv_columns(self.layers, egocentric)
         self._check_csv_header()
 
-        null_rec = record_activations(untrained_copy(policy, self.seed), self.probe_set.observations)
-        self.null_result = compute_cmni(null_rec.layers, self.probe_set.scenarios)
-        self.null_untrained = float(self.null_result.cmni)
-        atomic_savez(
-            self.stats_dir / "null_untrained.npz", self._stats_arrays(-1, self.null_result, null_rec, None, {}), fsync=False
-        )
+        self.null = untrained_null(policy, self.probe_set, self.seed, self.n_null_draws)
+        self.null_untrained = self.null.mean
+        arrays = self._stats_arrays(-1, self.null.first, self.null.first_recorded, None, {})
+        atomic_savez(self.run.null_untrained_path, {**arrays, "null_untrained_draws": self.null.cmni,
+                                                    "null_untrained_candidates": self.null.candidates}, fsync=False)  # fmt: skip
 
         self._last_probe_step = None
         self._next_probe = (self.num_timesteps // self.probe_every + 1) * self.probe_every
+        self._probe_unprobed_checkpoints()
+
+    def _probe_unprobed_checkpoints(self) -> None:
+        """Probe every saved checkpoint up to now that has no ``cmni.csv`` row: a kill or an
+        interrupt between saving a checkpoint and probing it leaves one, and the probe
+        belongs to the checkpoint. Such a row has no episode score (NaN)."""
+        probed = {int(row["step"]) for row in read_cmni_csv(self.run.cmni_csv).rows} if self.run.cmni_csv.exists() else set()
+        for step, path in self.run.checkpoints():
+            if step > self.num_timesteps or step in probed:
+                continue
+            try:
+                _, params, _ = load_from_zip_file(path, device="cpu")
+            except Exception as error:  # a corrupt zip: training skips it too
+                warnings.warn(f"cannot probe checkpoint {path}: {' '.join(str(error).split())}", stacklevel=2)
+                continue
+            policy = copy.deepcopy(self.model.policy).to("cpu")
+            policy.load_state_dict(params["policy"])
+            self._probe(policy, step, math.nan)
 
     def _on_rollout_start(self) -> None:
         # A rollout starts right after the update that used every step so far, so the
@@ -224,18 +210,18 @@ class CMNICallback(BaseCallback):
         """
         if self.probe_set is None:
             raise RuntimeError("CMNICallback.probe() needs the probe set; training has not started")
+        score = episode_means(getattr(self.model, "ep_info_buffer", None) or []).get("score", math.nan)
         with limit_blas_threads(self.blas_threads):
-            return self._probe()
+            return self._probe(self.model.policy, int(self.num_timesteps), score)
 
-    def _probe(self) -> dict[str, float]:
-        step = int(self.num_timesteps)
-        measured = measure_policy(self.model.policy, self.probe_set, self.n_permutations, self.seed)
+    def _probe(self, policy: Any, step: int, score: float) -> dict[str, float]:
+        measured = measure_policy(policy, self.probe_set, self.n_permutations, self.seed)
         result, perm, rec, overlap = measured.result, measured.permutation, measured.recorded, measured.overlap
-        row = csv_row(step, result, perm, overlap, self.null_untrained, self._mean_episode_score())
+        row = csv_row(step, result, perm, overlap, self.null, score)
 
-        self._log(step, result, perm, overlap)
+        self._log(step, result, perm, overlap, row)
         atomic_savez(
-            self.stats_path(step), self._stats_arrays(step, result, rec, perm, overlap, row["mean_episode_score"]), fsync=False
+            self.run.stats_path(step), self._stats_arrays(step, result, rec, perm, overlap, row["mean_episode_score"]), fsync=False
         )
         self._append_csv_row(row)
         self.history.append(row)
@@ -251,7 +237,7 @@ class CMNICallback(BaseCallback):
 
     # ---------------------------------------------------------------- helpers
     def _load_or_build_probe_set(self) -> ProbeSet:
-        path = self.probe_set_path
+        path = self.run.probe_set_path
         if path.exists():
             ps = ProbeSet.load(path)
             if ps.env_config != self.env_config.to_dict():
@@ -276,44 +262,25 @@ class CMNICallback(BaseCallback):
         A run killed without a final checkpoint resumes from an older one and probes the
         later steps again; their old rows (of a policy that no checkpoint holds) go.
         """
-        if not self.csv_path.exists():
+        if not self.run.cmni_csv.exists():
             return
-        with open(self.csv_path, newline="") as handle:
-            rows = list(csv.reader(handle))
-        header = rows[0] if rows else None
-        if header is not None and header != self._columns:
+        table = read_cmni_csv(self.run.cmni_csv)
+        if table.columns != self._columns:
             raise ValueError(
-                f"{str(self.csv_path)!r} has the columns {header}, but this run writes {self._columns}; "
+                f"{str(self.run.cmni_csv)!r} has the columns {table.columns}, but this run writes {self._columns}; "
                 "use a fresh run_dir"
             )
-        kept = [row for row in rows[1:] if row and int(float(row[0])) <= self.num_timesteps]
-        if len(kept) < len(rows) - 1:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows([self._columns, *kept])
-            atomic_write_text(self.csv_path, buffer.getvalue(), fsync=False)
+        kept = [row for row in table.rows if row["step"] <= self.num_timesteps]
+        if len(kept) < len(table.rows) or table.skipped:
+            write_cmni_csv(self.run.cmni_csv, self._columns, kept)
 
     def _append_csv_row(self, row: dict[str, float]) -> None:
-        old = self.csv_path.read_text() if self.csv_path.exists() else ""
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        if not old:
-            writer.writerow(self._columns)
-        elif not old.endswith("\n"):
-            buffer.write("\n")
-        writer.writerow([row[c] for c in self._columns])
-        atomic_write_text(self.csv_path, old + buffer.getvalue(), fsync=False)
+        rows = read_cmni_csv(self.run.cmni_csv).rows if self.run.cmni_csv.exists() else []
+        rows = sorted([r for r in rows if r["step"] != row["step"]] + [row], key=lambda r: r["step"])
+        write_cmni_csv(self.run.cmni_csv, self._columns, rows)
 
-    def _mean_episode_score(self) -> float:
-        """Mean ``score`` (else ``r``) over ``model.ep_info_buffer``; NaN when empty."""
-        buffer = getattr(self.model, "ep_info_buffer", None)
-        entries = [e for e in (buffer or []) if isinstance(e, dict)]
-        if not entries:
-            return math.nan
-        key = "score" if all("score" in e for e in entries) else "r"
-        values = [float(np.mean(e[key])) for e in entries if key in e]
-        return float(np.mean(values)) if values else math.nan
-
-    def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float]) -> None:
+    def _log(self, step: int, result: CMNIResult, perm: PermutationResult, overlap: dict[str, float],
+             row: dict[str, float]) -> None:  # fmt: skip
         """Record the probe's values and dump them at ``step``, leaving pending values of
         other code untouched (they are set aside and restored)."""
         logger = self.logger
@@ -328,6 +295,10 @@ class CMNICallback(BaseCallback):
             for n in self.layers:
                 logger.record(f"cmni/{n}", float(result.per_layer[n]))
             logger.record("cmni/null_untrained", self.null_untrained)
+            logger.record("cmni/null_untrained_sd", row["null_untrained_sd"])
+            logger.record("cmni/excess", row["excess_cmni"])
+            logger.record("cmni/z_untrained", row["z_untrained"])
+            logger.record("cmni/candidates_excess", row["candidates"] - row["candidates_null_mean"])
             logger.record("cmni/null_permutation_mean", float(perm.null_mean))
             logger.record("cmni/p_value", float(perm.p_value))
             logger.record("cmni/z_score", float(perm.z_score))

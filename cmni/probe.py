@@ -1,29 +1,33 @@
 """One probe of one policy: record its activations on a probe set, then the metric and its nulls.
 
 Shared by the training callback (:class:`cmni.callback.CMNICallback`), the offline
-analysis (:func:`cmni.analysis.analyse_checkpoint`) and policies trained by other
+analysis (:func:`cmni.neurons.analyse_checkpoint`) and policies trained by other
 libraries, so a probe during training, a probe of the saved checkpoint and a probe of a
-TorchRL or Tianshou network compute exactly the same figures. Any ``torch.nn.Module``
-works: ``layers`` and ``forward`` are passed to :func:`cmni.recorder.record_activations`
-(None for an SB3 policy). Importing this module does not import torch (the offline
-tables stay numpy-only); measuring a policy does.
+TorchRL, Tianshou or RLlib network compute exactly the same figures. Any
+``torch.nn.Module`` works: ``layers`` and ``forward`` are passed to
+:func:`cmni.recorder.record_activations` (None for an SB3 policy). Importing this module
+does not import torch (the offline tables stay numpy-only); measuring a policy does.
 
 A policy from another library, end to end::
 
     probe_set = build_probe_set(EnvConfig(), per_scenario=1000, seed=0)
     measured = measure_policy(mlp, probe_set, n_permutations=200, seed=0)
     null = untrained_null(mlp, probe_set, seed=0)  # or factory=lambda: make_mlp()
-    print(measured.result.cmni, null.cmni, measured.permutation.p_value)
-    rows = candidate_table(measured.result, layer="1")  # cmni.analysis: per-neuron table
+    print(measured.result.cmni, null.mean, null.sd, measured.permutation.p_value)
+    rows = candidate_table(measured.result, layer="1")  # cmni.neurons: per-neuron table
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from experiment.run_folder import cmni_csv_row
+from frogtoad_env.checks import check_int
 
 from .metric import CMNIResult, compute_cmni
 from .overlap import self_other_overlap
@@ -81,27 +85,76 @@ def measure_policy(
     return ProbeMeasurement(result, permutation, rec, overlap)
 
 
+@dataclass(frozen=True, eq=False)
+class UntrainedNull:
+    """The CMNI of K untrained networks of one architecture on one probe set: the null a
+    trained network's CMNI is compared with (one initialisation is too noisy to serve).
+
+    Attributes:
+        cmni: ``(K,)`` CMNI of each untrained initialisation (draw ``i`` is seeded ``seed + i``).
+        candidates: ``(K,)`` mirror-candidate counts of each.
+        first: the full result of draw 0 (per-neuron statistics for the files).
+        first_recorded: draw 0's activations and logits.
+    """
+
+    cmni: np.ndarray
+    candidates: np.ndarray
+    first: CMNIResult
+    first_recorded: RecordedActivations
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.cmni))
+
+    @property
+    def sd(self) -> float:
+        """Sample standard deviation (ddof=1); NaN for a single draw."""
+        return float(np.std(self.cmni, ddof=1)) if self.cmni.size > 1 else math.nan
+
+    @property
+    def candidates_mean(self) -> float:
+        return float(np.mean(self.candidates))
+
+    @property
+    def candidates_sd(self) -> float:
+        return float(np.std(self.candidates, ddof=1)) if self.candidates.size > 1 else math.nan
+
+    def excess(self, cmni: float) -> tuple[float, float]:
+        """``(cmni - mean, (cmni - mean) / sd)``: the excess over the null and its z (NaN if sd is 0 or unknown)."""
+        excess = float(cmni) - self.mean
+        return excess, excess / self.sd if self.sd > 0 else math.nan
+
+
 def untrained_null(
     policy: nn.Module,
     probe_set: ProbeSet,
     seed: int,
+    n_draws: int = 10,
     *,
     layers: LayerSelection | None = None,
     forward: Forward | None = None,
     factory: Callable[[], nn.Module] | None = None,
-) -> CMNIResult:
-    """The CMNI of an untrained network of ``policy``'s architecture on ``probe_set``.
+) -> UntrainedNull:
+    """The CMNI of ``n_draws`` untrained networks of ``policy``'s architecture on ``probe_set``.
 
-    The network is :func:`cmni.recorder.untrained_copy` (``factory``, SB3 constructor or
-    ``reset_parameters``, seeded by ``seed``); a ``layers`` mapping is carried over to it
-    by qualified submodule name (:func:`cmni.recorder.matching_layers`).
+    Draw ``i`` is :func:`cmni.recorder.untrained_copy` seeded ``seed + i`` (``factory``,
+    SB3 constructor or ``reset_parameters``); a ``layers`` mapping is carried over to each
+    copy by qualified submodule name (:func:`cmni.recorder.matching_layers`).
     """
     from .recorder import matching_layers, record_activations, untrained_copy
 
-    fresh = untrained_copy(policy, seed, factory=factory)
-    chosen = matching_layers(layers, policy, fresh)
-    rec = record_activations(fresh, probe_set.observations, layers=chosen, forward=forward)
-    return compute_cmni(as_float64(rec.layers), probe_set.scenarios)
+    values, counts = [], []
+    first: tuple[CMNIResult, RecordedActivations] | None = None
+    for draw in range(check_int("n_draws", n_draws)):
+        fresh = untrained_copy(policy, seed + draw, factory=factory)
+        chosen = matching_layers(layers, policy, fresh)
+        recorded = record_activations(fresh, probe_set.observations, layers=chosen, forward=forward)
+        result = compute_cmni(as_float64(recorded.layers), probe_set.scenarios)
+        values.append(result.cmni)
+        counts.append(result.n_candidates)
+        first = first or (result, recorded)
+    assert first is not None
+    return UntrainedNull(np.asarray(values, dtype=np.float64), np.asarray(counts, dtype=np.float64), *first)
 
 
 def csv_row(
@@ -109,23 +162,16 @@ def csv_row(
     r: CMNIResult,
     perm: PermutationResult,
     overlap: dict[str, float],
-    null_untrained: float,
+    null: UntrainedNull,
     mean_episode_score: float,
 ) -> dict[str, float]:
-    """The ``cmni.csv`` row of one probe (columns of :func:`cmni.callback.csv_columns`)."""
-    row: dict[str, float] = {"step": int(step), "cmni_total": float(r.cmni)}
-    row.update({f"cmni_{n}": float(v) for n, v in r.per_layer.items()})
-    row["candidates"] = int(r.n_candidates)
-    row.update({f"candidates_{n}": int(v) for n, v in r.per_layer_n_candidates.items()})
-    row.update(
-        p_value=float(perm.p_value),
-        z_score=float(perm.z_score),
-        null_untrained=float(null_untrained),
-        null_permutation_mean=float(perm.null_mean),
-    )
-    row.update({f"overlap_{n}": float(v) for n, v in overlap.items()})
-    row["mean_episode_score"] = float(mean_episode_score)
-    return row
+    """The ``cmni.csv`` row of one probe (:func:`experiment.run_folder.cmni_csv_row`)."""
+    excess, z_untrained = null.excess(r.cmni)
+    return cmni_csv_row(
+        step, r.cmni, r.per_layer, r.n_candidates, r.per_layer_n_candidates, perm.p_value, perm.z_score,
+        null.mean, null.sd, excess, z_untrained, null.candidates_mean, null.candidates_sd, perm.null_mean,
+        overlap, mean_episode_score,
+    )  # fmt: skip
 
 
 def as_float64(layers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

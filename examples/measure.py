@@ -6,7 +6,8 @@
   in points; the scripted policy makes about 418 and uniform random play about 114 in
   500-step games (``python benchmarks/scripted_score.py``).
 - :func:`report`: that score, then the CMNI of the network on the standard probe set
-  (1,000 states per scenario, seed 0) with its untrained-network and permutation nulls.
+  (1,000 states per scenario, seed 0) with its nulls: 10 untrained networks of the same
+  architecture (mean +/- sd) and 200 label permutations.
 """
 
 from __future__ import annotations
@@ -57,5 +58,5 @@ def report(
     measured = measure_policy(net, probe_set, n_permutations=200, seed=0, layers=layers, forward=forward)
     null = untrained_null(net, probe_set, seed=seed, layers=layers, forward=forward, factory=factory)
     r, perm = measured.result, measured.permutation
-    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.cmni:.4f}, "
-          f"permutation null {perm.null_mean:.4f} (p = {perm.p_value:.3f})")  # fmt: skip
+    print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.mean:.4f} "
+          f"+/- {null.sd:.4f} ({null.cmni.size} draws), permutation null {perm.null_mean:.4f} (p = {perm.p_value:.3f})")  # fmt: skip

@@ -8,7 +8,7 @@ what the player saw when it chose: the partner's distress flag from the previous
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -82,3 +82,22 @@ def rates_from_counts(total: Mapping[str, float]) -> dict[str, float]:
 
 def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator > 0 else float("nan")
+
+
+#: the per-episode figures of an ``info["episode"]`` dict (see agents.vec_env): points per
+#: player and the rates of :func:`rates_from_counts`
+EPISODE_KEYS: tuple[str, ...] = ("score", *rates_from_counts(dict.fromkeys(_COUNTERS, 0.0)))
+
+
+def episode_means(episodes: Iterable[Mapping[str, float]]) -> dict[str, float]:
+    """Mean of each :data:`EPISODE_KEYS` figure over finished episodes' ``info["episode"]``
+    dicts (e.g. SB3's ``model.ep_info_buffer``); NaN values (a condition that never held
+    in an episode) are left out, and a key with no finite value is absent."""
+    episodes = [e for e in episodes if isinstance(e, Mapping)]
+    out: dict[str, float] = {}
+    for key in EPISODE_KEYS:
+        values = np.array([float(e[key]) for e in episodes if key in e], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if values.size:
+            out[key] = float(values.mean())
+    return out

@@ -84,16 +84,24 @@ def test_csv_columns_and_values(trained) -> None:
         header = next(csv.reader(handle))
     assert header == [
         "step", "cmni_total", "cmni_pi.0", "cmni_pi.1", "candidates", "candidates_pi.0", "candidates_pi.1",
-        "p_value", "z_score", "null_untrained", "null_permutation_mean",
+        "p_value", "z_score", "null_untrained", "null_untrained_sd", "excess_cmni", "z_untrained",
+        "candidates_null_mean", "candidates_null_sd", "null_permutation_mean",
         "overlap_pi.0", "overlap_pi.1", "overlap_all", "mean_episode_score",
     ]  # fmt: skip
+    with np.load(run_dir / "cmni" / "null_untrained.npz") as data:
+        draws, draw_candidates = data["null_untrained_draws"], data["null_untrained_candidates"]
+    assert draws.shape == draw_candidates.shape == (10,)  # ten untrained initialisations by default
     rows = _rows(run_dir / "cmni.csv")
     for row in rows:
         total = float(row["cmni_total"])
         assert total == pytest.approx((float(row["cmni_pi.0"]) + float(row["cmni_pi.1"])) / 2)  # 64 + 64 units
         assert int(row["candidates"]) == int(row["candidates_pi.0"]) + int(row["candidates_pi.1"])
         assert 1 / 21 <= float(row["p_value"]) <= 1.0
-        assert float(row["null_untrained"]) == pytest.approx(callback.null_untrained)
+        assert float(row["null_untrained"]) == pytest.approx(draws.mean())
+        assert float(row["null_untrained_sd"]) == pytest.approx(draws.std(ddof=1))
+        assert float(row["excess_cmni"]) == pytest.approx(total - draws.mean())
+        assert float(row["z_untrained"]) == pytest.approx((total - draws.mean()) / draws.std(ddof=1))
+        assert float(row["candidates_null_mean"]) == pytest.approx(draw_candidates.mean())
         assert 0.0 <= float(row["overlap_all"]) <= 2.0
     assert float(rows[-1]["mean_episode_score"]) > 0  # info["score"] of finished episodes
 
@@ -220,25 +228,22 @@ def test_on_step_returns_true_and_arguments_are_validated(tmp_path: Path) -> Non
 def test_probe_runs_with_one_blas_thread_and_restores_the_setting(tmp_path: Path, monkeypatch) -> None:
     from threadpoolctl import threadpool_info
 
-    import cmni.callback as callback_module
-
     def get_threads() -> int:
         return min(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
 
+    import cmni.probe as probe_module
+
     seen: list[int] = []
-    real = callback_module.compute_cmni
+    real = probe_module.compute_cmni
 
     def spy(*args, **kwargs):
         seen.append(get_threads())
         return real(*args, **kwargs)
 
-    import cmni.probe as probe_module
-
-    monkeypatch.setattr(callback_module, "compute_cmni", spy)  # the untrained-network null
-    monkeypatch.setattr(probe_module, "compute_cmni", spy)  # each probe
+    monkeypatch.setattr(probe_module, "compute_cmni", spy)  # the untrained-network null and each probe
     before = get_threads()
     model = _model(CFG, None)
-    model.learn(192, callback=CMNICallback(tmp_path, CFG, probe_every=100, per_scenario=30, n_permutations=5))
-    assert len(seen) == 2  # the untrained null and the end probe at 192 (one rollout: no start past 100)
+    model.learn(192, callback=CMNICallback(tmp_path, CFG, probe_every=100, per_scenario=30, n_permutations=5, n_null_draws=2))
+    assert len(seen) == 3  # two untrained draws and the end probe at 192 (one rollout: no start past 100)
     assert set(seen) == {1}
     assert get_threads() == before

@@ -1,0 +1,9 @@
+"""Runs as data: the training config and the run folder that training, the CMNI probe and
+evaluation share. Torch-free, so reading a run never loads a network library.
+
+- :mod:`experiment.config`: :class:`~experiment.config.TrainConfig`, every setting of a run,
+  validated in one place (the CLIs only parse).
+- :mod:`experiment.run_folder`: the run folder's layout, file names, ``cmni.csv`` columns,
+  checkpoint names, ``config.json`` read and write, resolving a user's path to a model.
+- :mod:`experiment.atomic`: atomic file writes (temporary file, then ``os.replace``).
+"""

@@ -1,0 +1,460 @@
+"""The run folder: the one contract between training, the CMNI probe and evaluation.
+
+Every file name, the checkpoint naming and the ``cmni.csv`` columns are defined here and
+nowhere else; the other modules ask this one for paths::
+
+    run_dir/
+        config.json                    the full TrainConfig (env knobs nested under "env")
+        checkpoints/step_<012d>.zip    policies, named by the agent-steps they were trained on
+        final_model.zip                the policy after the run's timesteps
+        tb/                            TensorBoard events
+        probe_set.npz                  the fixed probe states every checkpoint is measured on
+        cmni.csv                       one row per probe (columns: :func:`cmni_csv_columns`)
+        cmni/step_<012d>.npz           per-checkpoint CMNI statistics
+        cmni/null_untrained.npz        the same statistics for the untrained network
+        eval/                          what ``evaluate.py`` writes (:class:`EvalFiles`)
+
+Torch-free: reading a run folder never loads a network library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import io
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from experiment.atomic import atomic_write_text
+from experiment.config import TrainConfig
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_DIR = "checkpoints"
+FINAL_MODEL = "final_model.zip"
+TB_DIR = "tb"
+PROBE_SET_FILE = "probe_set.npz"
+CMNI_CSV = "cmni.csv"
+CMNI_STATS_DIR = "cmni"
+NULL_UNTRAINED_FILE = "null_untrained.npz"
+EVAL_DIR = "eval"
+LOCK_FILE = ".lock"
+_STEP_NAME = "step_{:012d}"
+_STEP_RE = re.compile(r"^step_(\d{12})\.(zip|npz)$")
+
+
+class RunError(Exception):
+    """A run folder that cannot be created, read or resumed; the message is one line for the user."""
+
+
+def one_line(error: BaseException) -> str:
+    """``"TypeName: message"`` on one line, for error messages meant for the user."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# --------------------------------------------------------------------------- cmni.csv
+
+
+def cmni_csv_row(
+    step: int,
+    cmni_total: float,
+    cmni_per_layer: Mapping[str, float],
+    candidates: int,
+    candidates_per_layer: Mapping[str, int],
+    p_value: float,
+    z_score: float,
+    null_untrained: float,
+    null_untrained_sd: float,
+    excess_cmni: float,
+    z_untrained: float,
+    candidates_null_mean: float,
+    candidates_null_sd: float,
+    null_permutation_mean: float,
+    overlap: Mapping[str, float],
+    mean_episode_score: float,
+) -> dict[str, float]:
+    """One ``cmni.csv`` row (column -> value), in column order.
+
+    - ``step``: agent-steps the probed policy was trained on.
+    - ``cmni_total``, ``cmni_<layer>``: CMNI over all probed units, per layer.
+    - ``candidates``, ``candidates_<layer>``: mirror candidates (both deltas > 0).
+    - ``p_value``, ``z_score``: permutation test (scenario labels shuffled).
+    - ``null_untrained``, ``null_untrained_sd``: mean and sample sd of the CMNI of K
+      untrained networks of the same architecture; ``excess_cmni`` = cmni_total - mean,
+      ``z_untrained`` = excess / sd; ``candidates_null_mean``, ``candidates_null_sd``: the
+      same null for the candidate count.
+    - ``null_permutation_mean``: mean CMNI under shuffled labels.
+    - ``overlap_<layer>``, ``overlap_all``: self/other overlap (egocentric observations only;
+      ``overlap`` is empty otherwise).
+    - ``mean_episode_score``: points per player over the last training episodes (NaN when
+      unknown, e.g. a checkpoint probed after a restart).
+    """
+    row: dict[str, float] = {"step": int(step), "cmni_total": float(cmni_total)}
+    row.update({f"cmni_{n}": float(v) for n, v in cmni_per_layer.items()})
+    row["candidates"] = int(candidates)
+    row.update({f"candidates_{n}": int(v) for n, v in candidates_per_layer.items()})
+    row.update(
+        p_value=float(p_value), z_score=float(z_score), null_untrained=float(null_untrained),
+        null_untrained_sd=float(null_untrained_sd), excess_cmni=float(excess_cmni), z_untrained=float(z_untrained),
+        candidates_null_mean=float(candidates_null_mean), candidates_null_sd=float(candidates_null_sd),
+        null_permutation_mean=float(null_permutation_mean),
+    )  # fmt: skip
+    row.update({f"overlap_{n}": float(v) for n, v in overlap.items()})
+    row["mean_episode_score"] = float(mean_episode_score)
+    return row
+
+
+def cmni_csv_columns(layers: Sequence[str], egocentric: bool) -> list[str]:
+    """Header of ``cmni.csv`` for the given probed layers (the keys of :func:`cmni_csv_row`)."""
+    zeros = dict.fromkeys(layers, 0)
+    overlap = {**zeros, "all": 0} if egocentric else {}
+    return list(cmni_csv_row(0, 0, zeros, 0, zeros, *[0] * 9, overlap, 0))
+
+
+def layers_from_cmni_columns(columns: Sequence[str]) -> tuple[str, ...]:
+    """The probed layer names in a ``cmni.csv`` header (inverse of :func:`cmni_csv_columns`)."""
+    return tuple(c[len("cmni_"):] for c in columns if c.startswith("cmni_") and c != "cmni_total")
+
+
+@dataclass(frozen=True)
+class CmniTable:
+    """The content of a ``cmni.csv``.
+
+    Attributes:
+        columns: the header.
+        rows: one dict per probe (column -> float, NaN for an empty cell), sorted by
+            step; a step written twice keeps its last row.
+        skipped: one line per row that could not be read (non-numeric, truncated).
+    """
+
+    columns: list[str]
+    rows: list[dict[str, float]]
+    skipped: list[str]
+
+
+def read_cmni_csv(path: Path | str) -> CmniTable:
+    """Read a ``cmni.csv``; rows that are not all numbers, or of the wrong length, are
+    skipped and reported in :attr:`CmniTable.skipped` (an empty cell reads as NaN).
+
+    Raises:
+        RunError: the file is missing, has no header, or lacks ``step`` / ``cmni_total``.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="") as handle:
+            lines = list(csv.reader(handle))
+    except (OSError, csv.Error) as error:
+        raise RunError(f"cannot read {path}: {one_line(error)}") from None
+    if not lines or not lines[0]:
+        raise RunError(f"{path} is empty; expected the {CMNI_CSV} header")
+    header = lines[0]
+    missing = [c for c in ("step", "cmni_total") if c not in header]
+    if missing:
+        raise RunError(f"{path} lacks the column(s) {missing}; is it a {CMNI_CSV}?")
+    by_step: dict[int, dict[str, float]] = {}
+    skipped: list[str] = []
+    for number, values in enumerate(lines[1:], start=2):
+        if not values:
+            continue
+        try:
+            if len(values) != len(header):
+                raise ValueError(f"{len(values)} cells, expected {len(header)}")
+            row = {name: float(v) if v.strip() else math.nan for name, v in zip(header, values)}
+            if not math.isfinite(row["step"]):
+                raise ValueError("no step")
+        except ValueError as error:
+            skipped.append(f"{path.name} line {number}: {one_line(error)}")
+            continue
+        by_step[int(row["step"])] = row
+    return CmniTable(header, [by_step[s] for s in sorted(by_step)], skipped)
+
+
+def write_cmni_csv(path: Path | str, columns: Sequence[str], rows: Sequence[Mapping[str, float]]) -> Path:
+    """Replace ``path`` (atomically) by a ``cmni.csv`` with ``columns`` and ``rows``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([[_cell(c, row[c]) for c in columns] for row in rows])
+    return atomic_write_text(path, buffer.getvalue(), fsync=False)
+
+
+def _cell(column: str, value: float) -> float | int:
+    """Counts (``step``, ``candidates*``) as integers, so a rewritten file reads as the original."""
+    is_count = column == "step" or (column.startswith("candidates") and "null" not in column)
+    return int(value) if is_count and math.isfinite(value) and float(value).is_integer() else value
+
+
+# --------------------------------------------------------------------------- one run folder
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Paths of one run folder (nothing is created or read until asked)."""
+
+    path: Path
+
+    def __init__(self, path: Path | str) -> None:
+        object.__setattr__(self, "path", Path(path))
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    @property
+    def final_model(self) -> Path:
+        return self.path / FINAL_MODEL
+
+    @property
+    def tb_dir(self) -> Path:
+        return self.path / TB_DIR
+
+    @property
+    def probe_set_path(self) -> Path:
+        return self.path / PROBE_SET_FILE
+
+    @property
+    def cmni_csv(self) -> Path:
+        return self.path / CMNI_CSV
+
+    @property
+    def stats_dir(self) -> Path:
+        return self.path / CMNI_STATS_DIR
+
+    @property
+    def null_untrained_path(self) -> Path:
+        return self.stats_dir / NULL_UNTRAINED_FILE
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.path / EVAL_DIR
+
+    def checkpoint_path(self, step: int) -> Path:
+        """``checkpoints/step_<012d>.zip``: the policy after ``step`` agent-steps."""
+        return self.checkpoint_dir / f"{_STEP_NAME.format(int(step))}.zip"
+
+    def stats_path(self, step: int) -> Path:
+        """``cmni/step_<012d>.npz``: the CMNI statistics of the checkpoint at ``step``."""
+        return self.stats_dir / f"{_STEP_NAME.format(int(step))}.npz"
+
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        """``(step, path)`` of every checkpoint, oldest first."""
+        folder = self.checkpoint_dir
+        if not folder.is_dir():
+            return []
+        found = [(step, p) for p in folder.iterdir() if p.is_file() and (step := checkpoint_step(p)) is not None]
+        return sorted(found)
+
+    def latest_checkpoint(self) -> tuple[int, Path] | None:
+        found = self.checkpoints()
+        return found[-1] if found else None
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold an exclusive lock on the folder (created if absent) for the block, so two
+        processes never train in one run folder; RunError at once if another holds it.
+        The lock is the kernel's (``flock``): a killed process releases it."""
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / LOCK_FILE, "a")
+        except OSError as error:
+            raise RunError(f"cannot use the run folder {str(self.path)!r}: {one_line(error)}") from None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunError(f"another process is using the run folder {str(self.path)!r}; wait for it or "
+                               "stop it first") from None  # fmt: skip
+            yield
+
+    def is_run(self) -> bool:
+        return self.config_path.is_file()
+
+    def save_config(self, config: TrainConfig) -> Path:
+        return atomic_write_text(self.config_path, config.to_json())
+
+    def load_config(self) -> TrainConfig:
+        """The run's ``config.json``; RunError (one line) if the folder or file is missing or bad."""
+        if not self.path.is_dir():
+            raise RunError(f"run folder {str(self.path)!r} does not exist")
+        if not self.config_path.is_file():
+            raise RunError(f"{str(self.path)!r} is not a run folder: it has no {CONFIG_FILE}")
+        try:
+            return TrainConfig.from_json(self.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError) as error:
+            raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
+
+
+def checkpoint_step(path: Path | str) -> int | None:
+    """The step in a checkpoint's (or its statistics') file name, or None for any other name."""
+    match = _STEP_RE.match(Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | None = None) -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>_c<coupling>``, with ``-2``, ``-3``... if that folder exists."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{stamp}_c{coupling:g}"
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+# --------------------------------------------------------------------------- what evaluate.py writes
+
+
+@dataclass(frozen=True)
+class EvalFiles:
+    """The files ``evaluate.py`` writes into one folder (``RUN_DIR/eval`` by default).
+
+    The names are class attributes (``report.md`` links the figures by name); the
+    properties are paths in :attr:`folder`. One figure and one table per probed layer
+    are named by :meth:`neurons_png` and :meth:`candidates_csv`.
+    """
+
+    folder: Path
+
+    CMNI_CURVE_PNG: ClassVar[str] = "cmni_over_training.png"
+    CMNI_CURVE_CSV: ClassVar[str] = "cmni_over_training.csv"
+    CIRCUITS_PNG: ClassVar[str] = "circuits.png"
+    CIRCUITS_CSV: ClassVar[str] = "circuits.csv"
+    BEHAVIOUR_CSV: ClassVar[str] = "behaviour.csv"
+    METRICS_JSON: ClassVar[str] = "metrics.json"
+    REPORT_MD: ClassVar[str] = "report.md"
+    REPLAY_TXT: ClassVar[str] = "replay.txt"
+    REPLAY_GIF: ClassVar[str] = "replay.gif"
+
+    @staticmethod
+    def neurons_png(layer: str) -> str:
+        """``neurons_<layer>.png``: mean activation per unit and scenario of one layer."""
+        return f"neurons_{file_part(layer)}.png"
+
+    @staticmethod
+    def candidates_csv(layer: str) -> str:
+        """``candidates_<layer>.csv``: the mirror candidates of one layer."""
+        return f"candidates_{file_part(layer)}.csv"
+
+    def __truediv__(self, name: str) -> Path:
+        """``files / EvalFiles.REPORT_MD``: the path of a file in :attr:`folder`."""
+        return self.folder / name
+
+
+def file_part(layer: str) -> str:
+    """A layer name as a file-name part (``pi.0`` stays ``pi.0``; other characters become ``_``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)
+
+
+# --------------------------------------------------------------------------- what evaluate.py reads
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A user's path resolved to a model and its run.
+
+    Attributes:
+        source: the path the user gave.
+        run: the run folder, or None for a model ``.zip`` outside any run folder.
+        model_path: the ``.zip`` to evaluate.
+        checkpoint_step: training step of ``model_path`` when it is ``step_<012d>.zip``.
+        config: the run's TrainConfig (the defaults for a lone model).
+        notes: remarks for the user (e.g. "no config.json: using the default config").
+    """
+
+    source: Path
+    run: RunFolder | None
+    model_path: Path
+    checkpoint_step: int | None
+    config: TrainConfig
+    notes: tuple[str, ...] = ()
+
+    @property
+    def checkpoints(self) -> list[tuple[int, Path]]:
+        return self.run.checkpoints() if self.run is not None else []
+
+    @property
+    def default_eval_dir(self) -> Path:
+        """``RUN_DIR/eval`` for the run's ``final_model.zip``, ``RUN_DIR/eval/<stem>`` for any
+        other model of a run (e.g. ``eval/step_000000500000``), ``<stem>_eval`` beside a
+        model that belongs to no run folder."""
+        if self.run is None:
+            return self.model_path.with_name(f"{self.model_path.stem}_eval")
+        if self.model_path.name == FINAL_MODEL:
+            return self.run.eval_dir
+        return self.run.eval_dir / self.model_path.stem
+
+
+def resolve_run(path: Path | str, checkpoint: str | int | None = None) -> ResolvedRun:
+    """Find the model and config behind ``path``.
+
+    Args:
+        path: a run folder, or a model ``.zip``. A lone ``.zip`` takes its config from the
+            enclosing run folder (the zip's folder, or its parent when the zip sits in
+            ``checkpoints/``), else the defaults (a note says so).
+        checkpoint: with a run folder, a training step (``checkpoints/step_<012d>.zip``)
+            or a path to a ``.zip``; default ``final_model.zip``, else the latest checkpoint.
+
+    Raises:
+        RunError: the path does not exist, the folder is not a run, no such checkpoint.
+    """
+    source = Path(path)
+    if not str(path).strip() or not source.exists():
+        raise RunError(f"{str(path)!r} does not exist")
+    notes: list[str] = []
+    if source.is_dir():
+        run: RunFolder | None = RunFolder(source)
+        config = run.load_config()
+        model_path = _pick_model(run, checkpoint)
+    else:
+        if checkpoint is not None:
+            raise RunError("--checkpoint needs a run folder, not a model file")
+        if source.suffix != ".zip":
+            raise RunError(f"{str(source)!r} is neither a run folder nor a model .zip")
+        model_path = source
+        run = _enclosing_run(source)
+        if run is None:
+            config = TrainConfig()
+            notes.append(f"no {CONFIG_FILE} next to {source.name}: using the default config")
+        else:
+            config = run.load_config()
+            notes.append(f"config from {run.config_path}")
+    return ResolvedRun(source, run, model_path, checkpoint_step(model_path), config, tuple(notes))
+
+
+def _enclosing_run(model: Path) -> RunFolder | None:
+    folder = model.resolve().parent
+    for candidate in (folder, folder.parent) if folder.name == CHECKPOINT_DIR else (folder,):
+        if RunFolder(candidate).is_run():
+            return RunFolder(candidate)
+    return None
+
+
+def _pick_model(run: RunFolder, checkpoint: str | int | None) -> Path:
+    checkpoints = run.checkpoints()
+    if checkpoint is None:
+        if run.final_model.is_file():
+            return run.final_model
+        if checkpoints:
+            return checkpoints[-1][1]
+        raise RunError(f"{str(run.path)!r} holds no model yet: no {FINAL_MODEL} and no {CHECKPOINT_DIR}/step_*.zip")
+    text = str(checkpoint).strip()
+    if text.isdigit():
+        for step, p in checkpoints:
+            if step == int(text):
+                return p
+        known = ", ".join(str(s) for s, _ in checkpoints) or "none"
+        raise RunError(f"no checkpoint at step {int(text)} in {run.checkpoint_dir} (steps: {known})")
+    for p in (Path(text), run.path / text, run.checkpoint_dir / text):
+        if p.is_file():
+            return p
+    raise RunError(f"checkpoint {text!r} is neither a step number nor an existing .zip")
