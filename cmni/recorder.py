@@ -192,7 +192,7 @@ def _selected_points(model: nn.Module, layers: LayerSelection | None) -> list[tu
         points = [(name, module) for name, module in model.named_modules() if name and keep(name, module)]
         what = "the layers filter chose no submodule" if layers is not None else "it has no activation module"
     if not points:
-        raise ValueError(f"nothing to probe in {type(model).__name__}: {what}")
+        raise ValueError(f"{type(model).__name__} has nothing to probe: {what}")
     return points
 
 
