@@ -27,25 +27,29 @@ import numpy as np
 import torch
 from torch import nn
 
+from experiment.config import TrainConfig
 from frogtoad_env import EnvConfig, core
 from frogtoad_env.observations import observe
 from measure import report  # examples/measure.py: score and CMNI of the trained policy
 
 
+_TRAIN = TrainConfig()  # train.py's defaults
+
+
 @dataclass(frozen=True)
 class PPOConfig:
     timesteps: int = 2_000_000  # agent-steps (each game step is two)
-    n_games: int = 16
-    n_steps: int = 128
-    n_minibatches: int = 4
-    n_epochs: int = 4
-    learning_rate: float = 1e-3
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.01
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    n_games: int = _TRAIN.n_games
+    n_steps: int = _TRAIN.n_steps
+    n_minibatches: int = _TRAIN.n_minibatches
+    n_epochs: int = _TRAIN.n_epochs
+    learning_rate: float = _TRAIN.learning_rate
+    gamma: float = _TRAIN.gamma
+    gae_lambda: float = _TRAIN.gae_lambda
+    clip_range: float = _TRAIN.clip_range
+    ent_coef: float = _TRAIN.ent_coef
+    vf_coef: float = _TRAIN.vf_coef
+    max_grad_norm: float = _TRAIN.max_grad_norm
     hidden: tuple[int, ...] = (64, 64)
     seed: int = 0
 

@@ -60,3 +60,9 @@ def report(
     r, perm = measured.result, measured.permutation
     print(f"CMNI {r.cmni:.4f} ({r.n_candidates}/{r.n_neurons} mirror candidates), untrained {null.mean:.4f} "
           f"+/- {null.sd:.4f} ({null.cmni.size} draws), permutation null {perm.null_mean:.4f} (p = {perm.p_value:.3f})")  # fmt: skip
+
+
+def tanh_layers(net: nn.Module, within: str = "") -> dict[str, nn.Module]:
+    """The tanh modules of ``net`` whose qualified name contains ``within``, as ``pi.0``, ``pi.1``, ..."""
+    found = [m for name, m in net.named_modules() if within in name and isinstance(m, nn.Tanh)]
+    return {f"pi.{i}": m for i, m in enumerate(found)}

@@ -29,7 +29,7 @@ from ray.tune.registry import register_env
 from torch import nn
 
 import frogtoad_env
-from measure import report  # examples/measure.py: score and CMNI of the trained policy
+from measure import report, tanh_layers  # examples/measure.py: score and CMNI of the trained policy
 
 POLICY = "shared"
 
@@ -56,12 +56,6 @@ def logits(module: nn.Module, obs: torch.Tensor) -> torch.Tensor:
     return module.forward_inference({"obs": obs})["action_dist_inputs"]
 
 
-def actor_layers(module: nn.Module) -> dict[str, nn.Module]:
-    """The tanh layers of the module's actor encoder, as ``pi.0``, ``pi.1``."""
-    tanh = [m for name, m in module.named_modules() if "actor_encoder" in name and isinstance(m, nn.Tanh)]
-    return {f"pi.{i}": m for i, m in enumerate(tanh)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=25, help="training iterations of 4096 env steps")
@@ -81,7 +75,7 @@ def main() -> None:
               f"env steps, episode return per agent {runners.get('agent_episode_returns_mean')}", flush=True)  # fmt: skip
     module = algo.get_module(POLICY)
     print(f"trained {agent_steps:,} agent-steps in {time.perf_counter() - start:.0f} s (building the algorithm included)")
-    report(module, actor_layers(module), forward=logits, seed=args.seed)
+    report(module, tanh_layers(module, within="actor_encoder"), forward=logits, seed=args.seed)
     algo.stop()
     ray.shutdown()
 

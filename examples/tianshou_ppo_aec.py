@@ -43,7 +43,7 @@ from tianshou.utils.net.discrete import DiscreteActor, DiscreteCritic
 from torch import nn
 
 import frogtoad_env
-from measure import report  # examples/measure.py: score and CMNI of the trained policy
+from measure import report, tanh_layers  # examples/measure.py: score and CMNI of the trained policy
 
 
 class CycleRewards(BaseWrapper):
@@ -125,8 +125,7 @@ def main() -> None:
     start = time.perf_counter()
     actor = train(args.steps, args.envs, args.seed)
     print(f"trained {args.steps:,} agent-steps in {time.perf_counter() - start:.0f} s")
-    tanh = [m for m in actor.modules() if isinstance(m, nn.Tanh)]
-    report(actor, {"pi.0": tanh[0], "pi.1": tanh[1]}, forward=lambda m, obs: m(obs)[0], seed=args.seed)  # (logits, state)
+    report(actor, tanh_layers(actor), forward=lambda m, obs: m(obs)[0], seed=args.seed)  # returns (logits, state)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from torchrl.modules import MLP, MultiAgentMLP, ProbabilisticActor
 from torchrl.objectives import ClipPPOLoss, ValueEstimators
 
 import frogtoad_env
-from measure import report  # examples/measure.py: score and CMNI of the trained policy
+from measure import report, tanh_layers  # examples/measure.py: score and CMNI of the trained policy
 
 GROUP = "agents"
 
@@ -113,8 +113,7 @@ def main() -> None:
     start = time.perf_counter()
     policy_net = train(args.frames, args.envs, args.seed)
     print(f"trained {2 * args.frames:,} agent-steps in {time.perf_counter() - start:.0f} s")
-    tanh = [m for m in policy_net if isinstance(m, nn.Tanh)]
-    report(policy_net, {"pi.0": tanh[0], "pi.1": tanh[1]}, seed=args.seed)  # null: reset_parameters, TorchRL's init
+    report(policy_net, tanh_layers(policy_net), seed=args.seed)  # null: reset_parameters, TorchRL's init
 
 
 if __name__ == "__main__":

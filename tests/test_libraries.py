@@ -24,7 +24,7 @@ from frogtoad_env import EnvConfig, core
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from cleanrl_ppo_core import PPOConfig, SelfPlayGames, train  # noqa: E402
-from measure import self_play_score  # noqa: E402
+from measure import self_play_score, tanh_layers  # noqa: E402
 
 SHORT = EnvConfig(max_steps=50)
 
@@ -143,14 +143,14 @@ def test_tianshou_shared_ppo_trains_and_the_actor_is_probed(probe_set) -> None:
 @needs("ray", install="its own venv, see docs/libraries.md")
 def test_rllib_shared_ppo_trains_one_iteration_and_the_module_is_probed(probe_set) -> None:
     import ray
-    from rllib_ppo_shared import actor_layers, logits, make_config
+    from rllib_ppo_shared import logits, make_config
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         algo = make_config(seed=0, max_steps=SHORT.max_steps).build_algo()
         algo.train()
         module = algo.get_module("shared")
-        layers = actor_layers(module)
+        layers = tanh_layers(module, within="actor_encoder")
         assert list(layers) == ["pi.0", "pi.1"]
         measured = measure_policy(module, probe_set, n_permutations=5, seed=0, layers=layers, forward=logits)
         assert measured.result.n_neurons == 128
