@@ -76,8 +76,12 @@ def test_resample_takes_all_targeted_units_from_one_none_state(policy: nn.Module
     assert all(m.size >= 1 for m in matches)
 
 
+#: the recorder's name for the ReLU of a plain (non-SB3) module
+HIDDEN = "mlp_extractor.policy_net.1"
+
+
 class _HandBuilt(nn.Module):
-    """x (2) -> Linear -> ReLU (the layer pi.0) -> Linear -> 1 output, laid out like an SB3 actor."""
+    """x (2) -> Linear -> ReLU (the probed layer ``HIDDEN``) -> Linear -> 1 output."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,14 +100,14 @@ def test_mean_ablation_and_steering_of_a_hand_built_network() -> None:
     net = _HandBuilt()
     x = torch.tensor([[3.0, 1.0]])  # hidden relu([3 - 1, 6 + 1]) = [2, 7]; output 2 + 70 = 72
     assert net(x).item() == 72.0
-    # probe activations of pi.0 in the scenarios none, both, self, other: unit 1 has mean
+    # probe activations of the hidden layer in the scenarios none, both, self, other: unit 1 has mean
     # (4 + 8 + 5 + 7) / 4 = 6 over all states, 8 in 'both' and 4 in 'none'
-    stats = ProbeStatistics.of({"pi.0": np.array([[0.0, 4.0], [0.0, 8.0], [0.0, 5.0], [0.0, 7.0]])},
+    stats = ProbeStatistics.of({HIDDEN: np.array([[0.0, 4.0], [0.0, 8.0], [0.0, 5.0], [0.0, 7.0]])},
                                np.array([NONE, BOTH, SELF, OTHER]))  # fmt: skip
     with torch.no_grad():
-        with intervene(net, Intervention("mean", [{"pi.0": [1]}], stats)):
+        with intervene(net, Intervention("mean", [{HIDDEN: [1]}], stats)):
             assert net(x).item() == 2.0 + 10 * 6.0
-        with intervene(net, Intervention("steer", [{"pi.0": [1]}], stats, alpha=0.5)):
+        with intervene(net, Intervention("steer", [{HIDDEN: [1]}], stats, alpha=0.5)):
             assert net(x).item() == 2.0 + 10 * (7.0 + 0.5 * (8.0 - 4.0))
         assert net(x).item() == 72.0  # hooks gone
 
