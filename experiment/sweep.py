@@ -179,10 +179,13 @@ class Grid:
     def differences(self, other: Grid) -> list[str]:
         """One line per factor whose levels differ between ``self`` (saved) and ``other`` (asked)."""
         keys = list(self.factors) + [k for k in other.factors if k not in self.factors]
-        shown = {g: {k: "[" + ", ".join(level_text(v) for v in g.factors[k]) + "]" for k in g.factors}
-                 for g in (self, other)}  # fmt: skip
-        return [f"{k}: the folder has {shown[self].get(k, 'the default')}, the command gives {shown[other].get(k, 'the default')}"
-                for k in keys if shown[self].get(k) != shown[other].get(k)]  # fmt: skip
+        saved, asked = self.shown(), other.shown()
+        return [f"{k}: the folder has {saved.get(k, 'the default')}, the command gives {asked.get(k, 'the default')}"
+                for k in keys if saved.get(k) != asked.get(k)]  # fmt: skip
+
+    def shown(self) -> dict[str, str]:
+        """Factor -> its levels as text, ``[0, 0.5, 1]``."""
+        return {k: "[" + ", ".join(level_text(v) for v in levels) + "]" for k, levels in self.factors.items()}
 
     def plan(self) -> list[PlannedRun]:
         """Every combination as a validated run; ValueError naming the run and the bad value

@@ -100,6 +100,10 @@ def effect_test(levels: Sequence[object], numbers: Sequence[float | None], value
                       float(result.pvalue), n)  # fmt: skip
 
 
+def _inconclusive(seeds: int) -> str:
+    return f"{INCONCLUSIVE} at {seeds} seed{'' if seeds == 1 else 's'}"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A claim, its verdict (:data:`SUPPORTED`, :data:`NOT_SUPPORTED`, :data:`INCONCLUSIVE`
@@ -116,12 +120,12 @@ def direction_verdict(claim: str, test: EffectTest | None, seeds: int) -> Verdic
     if test is None:
         return Verdict(claim, NOT_TESTED, "the factor does not vary in this sweep")
     if not math.isfinite(test.p_value):
-        return Verdict(claim, INCONCLUSIVE, test.text())
+        return Verdict(claim, _inconclusive(seeds), test.text())
     if test.significant and test.effect > 0:
         return Verdict(claim, SUPPORTED, test.text())
     if test.significant and test.effect < 0:
         return Verdict(claim, NOT_SUPPORTED, f"the opposite: {test.text()}")
-    return Verdict(claim, f"{INCONCLUSIVE} at {seeds} seeds", test.text())
+    return Verdict(claim, _inconclusive(seeds), test.text())
 
 
 def interior_optimum_verdict(claim: str, capacity: Sequence[float], values: Sequence[float], seeds: int) -> Verdict:
@@ -144,12 +148,12 @@ def interior_optimum_verdict(claim: str, capacity: Sequence[float], values: Sequ
         numbers = f"best {levels[best]:g} units; mean by units {shown}; p vs ends {p[0]:.3g}, {p[1]:.3g}"
         if all(math.isfinite(v) and v < ALPHA for v in p):
             return Verdict(claim, SUPPORTED, numbers)
-        return Verdict(claim, f"{INCONCLUSIVE} at {seeds} seeds", numbers)
+        return Verdict(claim, _inconclusive(seeds), numbers)
     rho = stats.spearmanr(x, y)
     numbers = f"best at an end ({levels[best]:g} units); mean by units {shown}; Spearman rho = {rho.statistic:+.2f}, p = {rho.pvalue:.3g}"
     if rho.pvalue < ALPHA:
         return Verdict(claim, NOT_SUPPORTED, numbers)
-    return Verdict(claim, f"{INCONCLUSIVE} at {seeds} seeds", numbers)
+    return Verdict(claim, _inconclusive(seeds), numbers)
 
 
 def early_peak_verdict(claim: str, curves: Sequence[tuple[np.ndarray, np.ndarray]], seeds: int) -> Verdict:
@@ -176,4 +180,4 @@ def early_peak_verdict(claim: str, curves: Sequence[tuple[np.ndarray, np.ndarray
         return Verdict(claim, SUPPORTED, numbers)
     if p < ALPHA and diff.mean() < 0:
         return Verdict(claim, NOT_SUPPORTED, f"CMNI rises instead: {numbers}")
-    return Verdict(claim, f"{INCONCLUSIVE} at {seeds} seeds", numbers)
+    return Verdict(claim, _inconclusive(seeds), numbers)

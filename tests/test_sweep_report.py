@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import sweep as sweep_cli
 from experiment.run_folder import RunFolder, cmni_csv_columns, cmni_csv_row, write_cmni_csv
@@ -120,12 +121,16 @@ def test_two_levels_give_welch_t_with_cohens_d() -> None:
     test = effect_test(["a"] * 3 + ["b"] * 3, [0.0] * 3 + [1.0] * 3, low + high)
     assert test.test == "Welch t" and test.effect == pytest.approx((6.0 - 2.0) / pooled)
     t = (6.0 - 2.0) / math.sqrt(1.0 / 3 + 4.0 / 3)
-    assert test.statistic == pytest.approx(t) and 0 < test.p_value < 0.05
+    df = (1.0 / 3 + 4.0 / 3) ** 2 / ((1.0 / 3) ** 2 / 2 + (4.0 / 3) ** 2 / 2)  # Welch-Satterthwaite: 50/17
+    assert test.statistic == pytest.approx(t) and df == pytest.approx(50 / 17)
+    assert test.p_value == pytest.approx(2 * stats.t.sf(t, df))
 
 
 def test_three_numeric_levels_give_spearman() -> None:
     test = effect_test(["5", "5", "17", "17", "64", "64"], [5.0, 5.0, 17.0, 17.0, 64.0, 64.0], [1, 2, 3, 4, 5, 6])
-    assert test.test == "Spearman" and test.effect == pytest.approx(1.0)
+    # Pearson of the ranks: x ranks 1.5,1.5,3.5,3.5,5.5,5.5 (ties), y ranks 1..6
+    rho = 16 / math.sqrt(16 * 17.5)
+    assert test.test == "Spearman" and test.effect == pytest.approx(rho) and test.effect_name == "rho"
 
 
 def test_capacity_verdict_needs_an_interior_best_that_beats_both_ends() -> None:
