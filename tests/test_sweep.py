@@ -88,9 +88,10 @@ def test_a_bad_grid_file_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.C
 def test_a_folder_with_another_grid_exits_1_and_is_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = SweepFolder(tmp_path / "sweep")
     folder.path.mkdir()
-    saved = Grid.from_values({"coupling": [0, 1], "seed": [0]}).to_json()
+    saved = Grid.from_values({"coupling": [0, 1], "seed": [0], "timesteps": 512, "n_games": 2}).to_json()
     folder.grid_path.write_text(saved)
-    assert sweep_cli.main(["--coupling", "0,0.5", "--seeds", "1", "--sweep-dir", str(folder.path)]) == 1
+    tiny = ["--timesteps", "512", "--n-envs", "2", "--no-progress"]  # should the check fail, the runs are short
+    assert sweep_cli.main(["--coupling", "0,0.5", "--seeds", "1", *tiny, "--sweep-dir", str(folder.path)]) == 1
     error = capsys.readouterr().err
     assert "coupling: the folder has [0, 1], the command gives [0, 0.5]" in error
     assert folder.grid_path.read_text() == saved
