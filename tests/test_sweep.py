@@ -121,6 +121,20 @@ def read_results(folder: Path) -> dict[str, dict[str, str]]:
         return {row["run"]: row for row in csv.DictReader(handle)}
 
 
+def check_tensorboard(tb_dir: Path) -> None:
+    """The run's factors in the HParams tab, the CMNI layout, and band edges at mean -/+ 2 sd."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tb_dir)).Reload()
+    plugins = {tag: meta.plugin_data.plugin_name for tag, meta in events.summary_metadata.items()}
+    assert plugins["_hparams_/session_start_info"] == "hparams" and "custom_scalars" in plugins.values()
+    last = {tag: events.Scalars(tag)[-1].value for tag in ("cmni/null_untrained", "cmni/null_untrained_sd",
+                                                           "cmni/null_untrained_low", "cmni/null_untrained_high")}  # fmt: skip
+    mean, sd = last["cmni/null_untrained"], last["cmni/null_untrained_sd"]
+    assert last["cmni/null_untrained_low"] == pytest.approx(mean - 2 * sd, rel=1e-5)
+    assert last["cmni/null_untrained_high"] == pytest.approx(mean + 2 * sd, rel=1e-5)
+
+
 def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
@@ -135,6 +149,7 @@ def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(tmp
     assert results["device=cuda_seed=0"]["status"] == "failed" and "not available" in results["device=cuda_seed=0"]["error"]
     assert results["device=cpu_seed=0"]["status"] == "done" and results["device=cpu_seed=0"]["steps"] == "2048"
     assert (folder.path / SUMMARY_MD).is_file()
+    check_tensorboard(folder.run("device=cpu_seed=0").tb_dir)
 
     # kill -9 after the first checkpoint: only checkpoints/step_1024 and the config are left
     run = folder.run("device=cpu_seed=0")
