@@ -44,10 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for flag, key, _, text in CONFIG_FLAGS:
         parser.add_argument(flag, dest=key, metavar="V", nargs="+", action="extend", help=text)
-    parser.add_argument("--seeds", type=integer, metavar="N", help=f"seeds 0..N-1 (default {DEFAULT_SEEDS}; or --seed S S...)")
+    parser.add_argument(
+        "--seeds", type=integer, metavar="N", help=f"seeds 0..N-1 (default {DEFAULT_SEEDS}; or --seed S S...)"
+    )
     parser.add_argument("--grid", type=folder, metavar="FILE.toml", help="factors from a TOML file (flags override it)")
     parser.add_argument("--preset", choices=sorted(PRESETS), help="a named grid (flags override it)")
-    parser.add_argument("--sweep-dir", type=folder, metavar="DIR", help=f"sweep folder (default {DEFAULT_ROOT}/<timestamp>)")
+    parser.add_argument(
+        "--sweep-dir", type=folder, metavar="DIR", help=f"sweep folder (default {DEFAULT_ROOT}/<timestamp>)"
+    )
     parser.add_argument("--workers", type=integer, metavar="N", help="runs at a time (default: number of cores)")
     parser.add_argument("--backend", choices=BACKENDS, help="local processes (default) or Ray tasks")
     parser.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: a local Ray instance)")
@@ -157,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     status = main_report([str(folder.path)])
     if result.failed:
-        print(f"{len(result.failed)} run(s) failed (errors in {folder.path / FAILED_DIR}); rerun to retry: python {again}",
-              file=sys.stderr)  # fmt: skip
+        failures = folder.path / FAILED_DIR
+        print(f"{len(result.failed)} run(s) failed (errors in {failures}); retry: python {again}", file=sys.stderr)
         return 1
     return status
 

@@ -18,19 +18,17 @@ more than one level, then the seed: ``coupling=0.5_net_arch=17-17_seed=1``.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import itertools
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from experiment.atomic import atomic_write_text
 from experiment.config import TrainConfig
-from experiment.run_folder import FINAL_MODEL, RunError, RunFolder, one_line
+from experiment.run_folder import FINAL_MODEL, RunError, RunFolder, folder_lock, one_line
 from frogtoad_env.config import EnvConfig
 
 GRID_FILE = "grid.json"
@@ -57,7 +55,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-Level = Union[int, float, str, bool, tuple[int, ...]]
+Level = int | float | str | bool | tuple[int, ...]
 _DEFAULTS_ENV: dict[str, Any] = EnvConfig().to_dict()
 _DEFAULTS: dict[str, Any] = {**TrainConfig().to_dict(), **_DEFAULTS_ENV}
 del _DEFAULTS["env"]
@@ -300,22 +298,8 @@ class SweepFolder:
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the sweep's lock (``flock``, released by the kernel if the process dies);
-        RunError at once, naming the holder's pid, if another sweep runs in this folder."""
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path / SWEEP_LOCK_FILE, "a+")
-        except OSError as error:
-            raise RunError(f"cannot use the sweep folder {str(self.path)!r}: {one_line(error)}") from None
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                raise RunError(f"another sweep (pid {holder}) is running in {str(self.path)!r}; wait for it or stop "
-                               "it (Ctrl-C saves checkpoints) first") from None  # fmt: skip
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
+        RunError at once if another sweep runs in this folder."""
+        busy = (f"another sweep is running in {str(self.path)!r}; wait for it or stop it (Ctrl-C saves checkpoints) "
+                "first")  # fmt: skip
+        with folder_lock(self.path, SWEEP_LOCK_FILE, busy):
             yield

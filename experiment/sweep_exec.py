@@ -88,7 +88,7 @@ def run_one(name: str, run_dir: str, config_json: str, hparams: dict[str, Any] |
         result = train(config, run_dir, resume=resume, progress_bar=False)
     except KeyboardInterrupt:
         return Outcome(name, OUTCOME_INTERRUPTED, 0, time.perf_counter() - start)
-    except (RunError, OSError, Exception) as error:  # noqa: BLE001: a failed run is recorded, the sweep goes on
+    except Exception as error:  # any error fails this run only: it is recorded and the sweep goes on
         return Outcome(name, OUTCOME_FAILED, 0, time.perf_counter() - start, one_line(error))
     status = OUTCOME_INTERRUPTED if result.interrupted else OUTCOME_DONE
     return Outcome(name, status, int(result.num_timesteps), time.perf_counter() - start)
@@ -130,7 +130,9 @@ def run_local(jobs: Sequence[Job], workers: int, on_outcome: Callable[[Outcome],
             while waiting and len(active) < workers:
                 job = waiting.popleft()
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(send, job.args()), name=f"sweep:{job.name}", daemon=False)
+                process = context.Process(
+                    target=_child, args=(send, job.args()), name=f"sweep:{job.name}", daemon=False
+                )
                 process.start()
                 send.close()
                 active[process.sentinel] = (process, receive, job)
@@ -212,9 +214,8 @@ def run_ray(jobs: Sequence[Job], address: str | None, workers: int, on_outcome: 
 def _ray_result(ray: Any, ref: Any, job: Job) -> Outcome:
     try:
         return ray.get(ref)
-    except Exception as error:  # noqa: BLE001: a task that died (node lost, cancelled) is a failed run
+    except Exception as error:  # a task that died (node lost, cancelled) is a failed run
         return Outcome(job.name, OUTCOME_FAILED, message=one_line(error))
-
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -296,7 +297,7 @@ def outcome_line(folder: SweepFolder, outcome: Outcome) -> str:
     if run.cmni_csv.is_file():
         rows = read_cmni_csv(run.cmni_csv).rows
         if rows:
-            last = rows[-1]
-            text += (f"; CMNI {last['cmni_total']:.4f} (excess {last.get('excess_cmni', math.nan):+.4f}, "
-                     f"z {last.get('z_untrained', math.nan):.1f}), score {last.get('mean_episode_score', math.nan):.1f}")  # fmt: skip
+            last = {"excess_cmni": math.nan, "z_untrained": math.nan, "mean_episode_score": math.nan, **rows[-1]}
+            text += (f"; CMNI {last['cmni_total']:.4f} (excess {last['excess_cmni']:+.4f}, "
+                     f"z {last['z_untrained']:.1f}), score {last['mean_episode_score']:.1f}")  # fmt: skip
     return text

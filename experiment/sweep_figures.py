@@ -49,11 +49,16 @@ def plot_levels(path: Path, factor: str, levels: list[object], runs: list[RunRes
 
 def plot_curves(path: Path, factor: str, levels: list[object], runs: list[RunResult]) -> Path:
     figure, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for attribute, axis, title in (("cmni", axes[0], "CMNI"), ("excess", axes[1], "excess CMNI over the untrained null")):
+    for attribute, axis, title in (
+        ("cmni", axes[0], "CMNI"),
+        ("excess", axes[1], "excess CMNI over the untrained null"),
+    ):
         for colour, level in zip(plt.cm.viridis(np.linspace(0, 0.9, len(levels))), levels):
             at = [r for r in runs if r.levels[factor] == level]
             steps = np.unique(np.concatenate([r.steps for r in at])) if at else np.zeros(0)
-            stats = [mean_ci([getattr(r, attribute)[r.steps == s][0] for r in at if np.any(r.steps == s)]) for s in steps]
+            stats = [
+                mean_ci([getattr(r, attribute)[r.steps == s][0] for r in at if np.any(r.steps == s)]) for s in steps
+            ]
             if not stats:
                 continue
             mean, low, high = (np.array(v) for v in zip(*stats))

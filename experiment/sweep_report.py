@@ -112,7 +112,8 @@ def read_run(folder: SweepFolder, name: str, levels: Mapping[str, Level]) -> Run
             peak_cmni=float(result.cmni[peak]), peak_step=int(result.steps[peak]),
             null_mean=last.get("null_untrained", math.nan), null_sd=last.get("null_untrained_sd", math.nan),
             excess_cmni=last.get("excess_cmni", math.nan), z_untrained=last.get("z_untrained", math.nan),
-            candidates=last.get("candidates", math.nan), candidates_null_mean=last.get("candidates_null_mean", math.nan),
+            candidates=last.get("candidates", math.nan),
+            candidates_null_mean=last.get("candidates_null_mean", math.nan),
         )  # fmt: skip
     result.values.update(read_help_rates(run))
     distressed, ok = result.number("help_rate_distressed"), result.number("help_rate_ok")
@@ -168,7 +169,9 @@ def done_runs(results: list[RunResult]) -> list[RunResult]:
 
 def factor_test(runs: list[RunResult], factor: str, column: str) -> EffectTest:
     levels = [r.levels[factor] for r in runs]
-    return effect_test([level_text(v) for v in levels], [level_number(v) for v in levels], [r.number(column) for r in runs])
+    return effect_test(
+        [level_text(v) for v in levels], [level_number(v) for v in levels], [r.number(column) for r in runs]
+    )
 
 
 def verdicts(grid: Grid, runs: list[RunResult]) -> list[Verdict]:
@@ -220,7 +223,8 @@ def summary_markdown(folder: SweepFolder, grid: Grid, results: list[RunResult]) 
     ]
     digits = {"excess_cmni": 4, "final_cmni": 4, "final_score": 1, "help_ratio": 2}
     for factor in grid.varying:
-        lines += ["", f"## {factor}", "", "| level | runs | " + " | ".join(label for _, label in SUMMARY_METRICS) + " |",
+        header = "| level | runs | " + " | ".join(label for _, label in SUMMARY_METRICS) + " |"
+        lines += ["", f"## {factor}", "", header,
                   "| --- | --- |" + " --- |" * len(SUMMARY_METRICS)]  # fmt: skip
         for level in grid.factors[factor]:
             at = [r for r in runs if r.levels[factor] == level]
@@ -241,8 +245,10 @@ def write_report(folder: SweepFolder) -> list[Path]:
     from experiment.sweep_figures import write_figures
 
     grid, results = collect(folder)
-    written = [atomic_write_text(folder.path / RESULTS_CSV, results_csv_text(grid, results), fsync=False),
-               atomic_write_text(folder.path / SUMMARY_MD, summary_markdown(folder, grid, results), fsync=False)]  # fmt: skip
+    written = [
+        atomic_write_text(folder.path / RESULTS_CSV, results_csv_text(grid, results), fsync=False),
+        atomic_write_text(folder.path / SUMMARY_MD, summary_markdown(folder, grid, results), fsync=False),
+    ]
     runs = done_runs(results)
     if runs and grid.varying:
         written += write_figures(folder.path, grid, runs)

@@ -150,7 +150,8 @@ def interior_optimum_verdict(claim: str, capacity: Sequence[float], values: Sequ
             return Verdict(claim, SUPPORTED, numbers)
         return Verdict(claim, _inconclusive(seeds), numbers)
     rho = stats.spearmanr(x, y)
-    numbers = f"best at an end ({levels[best]:g} units); mean by units {shown}; Spearman rho = {rho.statistic:+.2f}, p = {rho.pvalue:.3g}"
+    numbers = (f"best at an end ({levels[best]:g} units); mean by units {shown}; "
+               f"Spearman rho = {rho.statistic:+.2f}, p = {rho.pvalue:.3g}")  # fmt: skip
     if rho.pvalue < ALPHA:
         return Verdict(claim, NOT_SUPPORTED, numbers)
     return Verdict(claim, _inconclusive(seeds), numbers)

@@ -20,7 +20,9 @@ BAND_SD = 2.0
 HPARAM_METRICS = ("cmni/excess", "cmni/total", "cmni/z_untrained", "game/score", "game/help_rate_partner_distressed")
 
 
-def band_records(untrained_mean: float, untrained_sd: float, permutation_mean: float, permutation_sd: float) -> dict[str, float]:
+def band_records(
+    untrained_mean: float, untrained_sd: float, permutation_mean: float, permutation_sd: float
+) -> dict[str, float]:
     """Tag -> value of the two band edges at one probe."""
     return {
         UNTRAINED_BAND_TAGS[0]: untrained_mean - BAND_SD * untrained_sd,
@@ -37,7 +39,10 @@ def cmni_layout() -> dict[str, dict[str, list[Any]]]:
     lines = [CMNI_TAG, UNTRAINED_MEAN_TAG, *UNTRAINED_BAND_TAGS, PERMUTATION_MEAN_TAG, *PERMUTATION_BAND_TAGS]
     return {
         "CMNI": {
-            f"CMNI, untrained and permutation nulls (mean +/- {BAND_SD:g} sd)": ["Multiline", [f"^{t}$" for t in lines]],
+            f"CMNI, untrained and permutation nulls (mean +/- {BAND_SD:g} sd)": [
+                "Multiline",
+                [f"^{t}$" for t in lines],
+            ],
             "untrained null band": ["Margin", [UNTRAINED_MEAN_TAG, *UNTRAINED_BAND_TAGS]],
             "permutation null band": ["Margin", [PERMUTATION_MEAN_TAG, *PERMUTATION_BAND_TAGS]],
         }

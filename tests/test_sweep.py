@@ -30,9 +30,13 @@ probe_null_draws = 2
 
 
 def test_grid_expands_every_combination_with_names_from_the_varying_factors() -> None:
-    grid = Grid.from_values({"coupling": [0, 0.5, 1], "net_arch": [[17, 17], [64, 64]], "seed": [0, 1], "timesteps": 1000})
+    grid = Grid.from_values(
+        {"coupling": [0, 0.5, 1], "net_arch": [[17, 17], [64, 64]], "seed": [0, 1], "timesteps": 1000}
+    )
     runs = grid.plan()
-    expected = {f"coupling={c}_net_arch={a}_seed={s}" for c in ("0", "0.5", "1") for a in ("17-17", "64-64") for s in (0, 1)}
+    expected = {
+        f"coupling={c}_net_arch={a}_seed={s}" for c in ("0", "0.5", "1") for a in ("17-17", "64-64") for s in (0, 1)
+    }
     assert [r.name for r in runs][:2] == ["coupling=0_net_arch=17-17_seed=0", "coupling=0_net_arch=17-17_seed=1"]
     assert {r.name for r in runs} == expected and len(runs) == 12
     run = next(r for r in runs if r.name == "coupling=0.5_net_arch=64-64_seed=1")
@@ -77,7 +81,9 @@ def test_bad_input_exits_2_before_anything_is_written(tmp_path: Path, capsys: py
 
 
 @pytest.mark.parametrize(("toml", "named"), [("cuopling = [0, 1]", "'cuopling'"), ("coupling = []", "empty")])
-def test_a_bad_grid_file_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, named: str) -> None:
+def test_a_bad_grid_file_exits_2_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str, named: str
+) -> None:
     (tmp_path / "grid.toml").write_text(toml)
     with pytest.raises(SystemExit) as exit_info:
         sweep_cli.main(["--grid", str(tmp_path / "grid.toml"), "--sweep-dir", str(tmp_path / "sweep")])
@@ -85,7 +91,9 @@ def test_a_bad_grid_file_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.C
     assert not (tmp_path / "sweep").exists()
 
 
-def test_a_folder_with_another_grid_exits_1_and_is_left_as_it_was(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_folder_with_another_grid_exits_1_and_is_left_as_it_was(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = SweepFolder(tmp_path / "sweep")
     folder.path.mkdir()
     saved = Grid.from_values({"coupling": [0, 1], "seed": [0], "timesteps": 512, "n_games": 2}).to_json()
@@ -128,8 +136,8 @@ def check_tensorboard(tb_dir: Path) -> None:
     events = EventAccumulator(str(tb_dir)).Reload()
     plugins = {tag: meta.plugin_data.plugin_name for tag, meta in events.summary_metadata.items()}
     assert plugins["_hparams_/session_start_info"] == "hparams" and "custom_scalars" in plugins.values()
-    last = {tag: events.Scalars(tag)[-1].value for tag in ("cmni/null_untrained", "cmni/null_untrained_sd",
-                                                           "cmni/null_untrained_low", "cmni/null_untrained_high")}  # fmt: skip
+    tags = ("cmni/null_untrained", "cmni/null_untrained_sd", "cmni/null_untrained_low", "cmni/null_untrained_high")
+    last = {tag: events.Scalars(tag)[-1].value for tag in tags}
     mean, sd = last["cmni/null_untrained"], last["cmni/null_untrained_sd"]
     assert last["cmni/null_untrained_low"] == pytest.approx(mean - 2 * sd, rel=1e-5)
     assert last["cmni/null_untrained_high"] == pytest.approx(mean + 2 * sd, rel=1e-5)
@@ -140,13 +148,24 @@ def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(tmp
     if torch.cuda.is_available():
         pytest.skip("the failing run asks for CUDA, which this machine has")
     (tmp_path / "grid.toml").write_text(TINY_TOML + 'device = ["cpu", "cuda"]\n')
-    command = ["--grid", str(tmp_path / "grid.toml"), "--sweep-dir", str(tmp_path / "sweep"), "--workers", "2", "--no-progress"]
+    command = [
+        "--grid",
+        str(tmp_path / "grid.toml"),
+        "--sweep-dir",
+        str(tmp_path / "sweep"),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     assert sweep_cli.main(command) == 1  # one run failed
     folder = SweepFolder(tmp_path / "sweep")
     assert folder.status("device=cpu_seed=0") == "done" and folder.status("device=cuda_seed=0") == "failed"
     assert "cuda" in folder.failure("device=cuda_seed=0") and "\n" not in folder.failure("device=cuda_seed=0").strip()
     results = read_results(folder.path)
-    assert results["device=cuda_seed=0"]["status"] == "failed" and "not available" in results["device=cuda_seed=0"]["error"]
+    assert (
+        results["device=cuda_seed=0"]["status"] == "failed"
+        and "not available" in results["device=cuda_seed=0"]["error"]
+    )
     assert results["device=cpu_seed=0"]["status"] == "done" and results["device=cpu_seed=0"]["steps"] == "2048"
     assert (folder.path / SUMMARY_MD).is_file()
     check_tensorboard(folder.run("device=cpu_seed=0").tb_dir)
