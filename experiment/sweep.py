@@ -43,15 +43,16 @@ RUN_OVERHEAD_S = 15.0
 
 #: named grids (``sweep.py --preset NAME``), in the form of a TOML grid file.
 #: paper-claims: the abstract's two claims, capacity (first, coupled layer 5 to 64 units)
-#: and coupling, 3 x 3 levels x 3 seeds; 1 M agent-steps a run reaches the score plateau
-#: (docs/sweeps.md) and shows the CMNI's early peak, 27 runs in about 30 min on 2 cores
+#: and coupling, 3 x 3 levels x 3 seeds; 2 M agent-steps a run pass the score plateau (about
+#: 1 M) and the CMNI's early peak (0.5 M), leaving 1.5 M to show a decline; 27 runs in about
+#: 20 to 30 min on 2 idle cores (docs/sweeps.md)
 PRESETS: dict[str, dict[str, Any]] = {
     "paper-claims": {
         "net_arch": [[5, 64], [17, 64], [64, 64]],
         "coupling": [0.0, 0.5, 1.0],
         "seed": [0, 1, 2],
-        "timesteps": 1_000_000,
-        "checkpoint_every": 100_000,
+        "timesteps": 2_000_000,
+        "checkpoint_every": 200_000,
     },
 }
 
