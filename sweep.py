@@ -109,8 +109,9 @@ def dry_run(folder: SweepFolder, grid: Grid, workers: int) -> None:
         todo += [run.config] if status != "done" else []
     fixed = ", ".join(f"{k}={level_text(v[0])}" for k, v in grid.factors.items() if len(v) == 1 and k != SEED)
     print(f"fixed: {fixed or 'nothing (TrainConfig defaults)'}")
-    minutes = estimate_seconds(todo, workers) / 60
-    print(f"{len(todo)} to run on {workers} worker(s): about {minutes:.0f} min on an idle machine")
+    seconds = estimate_seconds(todo, workers)
+    took = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    print(f"{len(todo)} to run on {workers} worker(s): about {took} on an idle machine")
 
 
 def main_report(argv: Sequence[str]) -> int:

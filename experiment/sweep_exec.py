@@ -123,23 +123,24 @@ def run_local(jobs: Sequence[Job], workers: int, on_outcome: Callable[[Outcome],
     context = multiprocessing.get_context("spawn")
     waiting = deque(jobs)
     active: dict[int, tuple[multiprocessing.process.BaseProcess, Any, Job]] = {}
-    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
-    interrupted = False
+    # explicit handlers: a shell starts background jobs with SIGINT ignored
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stopping = False
     try:
-        while waiting or active:
-            while waiting and len(active) < workers:
+        while (waiting and not stopping) or active:
+            while waiting and not stopping and len(active) < workers:
                 job = waiting.popleft()
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(
-                    target=_child, args=(send, job.args()), name=f"sweep:{job.name}", daemon=False
-                )
+                process = context.Process(target=_child, args=(send, job.args()), name=f"sweep:{job.name}")
                 process.start()
                 send.close()
                 active[process.sentinel] = (process, receive, job)
             for sentinel in multiprocessing.connection.wait(list(active)):
-                on_outcome(_collect(*active.pop(sentinel), interrupted=False))
+                outcome = _collect(*active.pop(sentinel), interrupted=False)
+                stopping |= outcome.status == OUTCOME_INTERRUPTED  # a signal reached the workers only
+                on_outcome(outcome)
     except KeyboardInterrupt:
-        interrupted = True
+        stopping = True
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the workers are saving; a second Ctrl-C must not orphan them
         for process, _, _ in active.values():
             if process.pid is not None and process.is_alive():
@@ -148,9 +149,9 @@ def run_local(jobs: Sequence[Job], workers: int, on_outcome: Callable[[Outcome],
             process.join()
             on_outcome(_collect(process, receive, job, interrupted=True))
     finally:
-        signal.signal(signal.SIGTERM, previous_term)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    return interrupted
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return stopping
 
 
 def _collect(process: multiprocessing.process.BaseProcess, receive: Any, job: Job, interrupted: bool) -> Outcome:
