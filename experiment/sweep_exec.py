@@ -67,12 +67,19 @@ def run_one(name: str, run_dir: str, config_json: str, hparams: dict[str, Any] |
     ``hparams`` (name -> number or text) are written to the run's TensorBoard folder when the
     run starts, for TensorBoard's HParams tab. Runs in a worker process or a Ray task.
     """
-    config = TrainConfig.from_json(config_json)
+    previous: dict[int, Any] = {}
     try:
-        signal.signal(signal.SIGINT, _interrupt_once)
-        signal.signal(signal.SIGTERM, _interrupt_once)
+        previous = {sig: signal.signal(sig, _interrupt_once) for sig in (signal.SIGINT, signal.SIGTERM)}
     except ValueError:  # not the main thread (some Ray set-ups): Ray's cancel raises KeyboardInterrupt itself
         pass
+    try:
+        return _train_or_resume(name, run_dir, TrainConfig.from_json(config_json), hparams)
+    finally:  # a Ray worker lives on after the task: give it its own handlers back
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _train_or_resume(name: str, run_dir: str, config: TrainConfig, hparams: dict[str, Any] | None) -> Outcome:
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = str(config.torch_threads)
     start = time.perf_counter()
@@ -196,8 +203,10 @@ def run_ray(jobs: Sequence[Job], address: str | None, workers: int, on_outcome: 
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
-            job = pending.pop(ready[0])
-            on_outcome(_ray_result(ray, ready[0], job))
+            outcome = _ray_result(ray, ready[0], pending.pop(ready[0]))
+            on_outcome(outcome)
+            if outcome.status == OUTCOME_INTERRUPTED:  # a signal reached a worker only: stop as on Ctrl-C
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         interrupted = True
         for ref in pending:
