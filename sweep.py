@@ -6,8 +6,8 @@
     python sweep.py report SWEEP_DIR
 
 Parsing and wiring only: the grid, the sweep folder and resuming live in
-:mod:`experiment.sweep`, running the runs in :mod:`experiment.sweep_exec`, the report in
-:mod:`experiment.sweep_report`. Exit status: 0 done, 1 sweep-folder error or a failed run,
+:mod:`sweeps.grid`, running the runs in :mod:`sweeps.execute`, the report in
+:mod:`sweeps.report`. Exit status: 0 done, 1 sweep-folder error or a failed run,
 2 bad flags or grid (before any run starts), 130 interrupted (checkpoints saved; the same
 command resumes).
 """
@@ -18,13 +18,14 @@ import argparse
 import os
 import shlex
 import sys
-import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Sequence
 
+import tomllib
+
 from experiment.run_folder import RunError
-from experiment.sweep import FAILED_DIR, PRESETS, SEED, Grid, SweepFolder, estimate_seconds, level_text
+from sweeps.grid import FAILED_DIR, PRESETS, SEED, Grid, SweepFolder, estimate_seconds, level_text
 from train import CONFIG_FLAGS, OneLineErrorParser, folder, int_list, integer
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
@@ -118,7 +119,7 @@ def main_report(argv: Sequence[str]) -> int:
     parser = OneLineErrorParser(prog="sweep.py report", description="Write results.csv, summary.md and figures.")
     parser.add_argument("sweep_dir", type=folder, metavar="SWEEP_DIR")
     args = parser.parse_args(argv)
-    from experiment.sweep_report import write_report
+    from sweeps.report import write_report
 
     try:
         written = write_report(SweepFolder(args.sweep_dir))
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder.check(grid, runs)
             dry_run(folder, grid, workers)
             return 0
-        from experiment.sweep_exec import run_sweep
+        from sweeps.execute import run_sweep
 
         print(f"sweep folder: {folder.path} ({len(runs)} runs); watch with: tensorboard --logdir {folder.path}")
         result = run_sweep(folder, grid, runs, given.get("backend", "local"), workers, given.get("address"),

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from experiment.sweep import Grid, SweepFolder  # noqa: E402
-from experiment.sweep_exec import run_sweep  # noqa: E402
+from sweeps.execute import run_sweep  # noqa: E402
+from sweeps.grid import Grid, SweepFolder  # noqa: E402
 
 
 def one_sweep(grid: Grid, backend: str, workers: int) -> float:

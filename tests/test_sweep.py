@@ -12,8 +12,8 @@ import pytest
 
 import sweep as sweep_cli
 from experiment.run_folder import RunError
-from experiment.sweep import GRID_FILE, Grid, SweepFolder
-from experiment.sweep_report import RESULTS_CSV, SUMMARY_MD
+from sweeps.grid import GRID_FILE, Grid, SweepFolder
+from sweeps.report import RESULTS_CSV, SUMMARY_MD
 
 #: a tiny run: 2 games x 128 steps = 512 agent-steps per rollout, checkpoints at 1024 and 2048
 TINY_TOML = """

@@ -11,8 +11,8 @@ import pytest
 pytest.importorskip("ray", reason='Ray is an optional extra: pip install -c constraints.txt -e ".[ray]"')
 
 import sweep as sweep_cli  # noqa: E402
-from experiment.sweep import SweepFolder  # noqa: E402
-from experiment.sweep_report import RESULTS_CSV  # noqa: E402
+from sweeps.grid import SweepFolder  # noqa: E402
+from sweeps.report import RESULTS_CSV  # noqa: E402
 
 GRID = """
 coupling = [0, 1]

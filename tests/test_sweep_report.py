@@ -14,10 +14,16 @@ from scipy import stats
 
 import sweep as sweep_cli
 from experiment.run_folder import RunFolder, cmni_csv_columns, cmni_csv_row, write_cmni_csv
-from experiment.sweep import Grid, SweepFolder
-from experiment.sweep_report import RESULTS_CSV, SUMMARY_MD, TRADEOFF_FIGURE, curves_figure, levels_figure
-from experiment.sweep_stats import (
-    INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, early_peak_verdict, effect_test, interior_optimum_verdict, mean_ci,
+from sweeps.grid import Grid, SweepFolder
+from sweeps.report import RESULTS_CSV, SUMMARY_MD, TRADEOFF_FIGURE, curves_figure, levels_figure
+from sweeps.stats import (
+    INCONCLUSIVE,
+    NOT_SUPPORTED,
+    SUPPORTED,
+    early_peak_verdict,
+    effect_test,
+    interior_optimum_verdict,
+    mean_ci,
 )  # fmt: skip
 
 T_975 = {2: 4.302652729911275, 3: 3.182446305284263}  # Student's t, 0.975 quantile, by degrees of freedom

@@ -1,14 +1,14 @@
 """A sweep: factors x seeds, each combination an ordinary run folder inside one sweep folder.
 
 Torch-free: planning, naming, resuming decisions and the dry run never load a network
-library (the runs themselves happen in :mod:`experiment.sweep_exec`). Layout::
+library (the runs themselves happen in :mod:`sweeps.execute`). Layout::
 
     sweep_dir/
         grid.json                       the grid (factor -> levels), written once, checked on every rerun
         .sweep.lock                     held while a sweep runs in the folder
         failed/<run>.txt                the one-line error of a run that failed (removed once it succeeds)
         <run>/                          an ordinary train.py run folder (experiment.run_folder)
-        results.csv, summary.md, figures/   written by ``sweep.py report`` (experiment.sweep_report)
+        results.csv, summary.md, figures/   written by ``sweep.py report`` (sweeps.report)
 
 A *factor* is a :class:`~experiment.config.TrainConfig` key, or an env key (``veil``,
 ``dependency``...), with one or more *levels*. A run's folder is named from the factors with

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 from experiment.config import TrainConfig
 from experiment.run_folder import RunError, RunFolder, one_line, read_cmni_csv
-from experiment.sweep import STATUS_DONE, Grid, PlannedRun, SweepFolder
+from sweeps.grid import STATUS_DONE, Grid, PlannedRun, SweepFolder
 
 OUTCOME_DONE, OUTCOME_INTERRUPTED, OUTCOME_FAILED = "done", "interrupted", "failed"
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

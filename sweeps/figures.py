@@ -1,4 +1,4 @@
-"""The sweep report's figures (matplotlib, written as PNG; file names in :mod:`experiment.sweep_report`).
+"""The sweep report's figures (matplotlib, written as PNG; file names in :mod:`sweeps.report`).
 
 - ``levels_<factor>.png``: per metric, the factor's levels on x, one dot per run and the
   mean with its 95 % interval.
@@ -17,11 +17,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from experiment.sweep import Grid, level_text  # noqa: E402
-from experiment.sweep_report import (  # noqa: E402
-    SUMMARY_METRICS, TRADEOFF_FIGURE, RunResult, curves_figure, levels_figure,
-)  # fmt: skip
-from experiment.sweep_stats import mean_ci  # noqa: E402
+from sweeps.grid import Grid, level_text  # noqa: E402
+from sweeps.report import SUMMARY_METRICS, TRADEOFF_FIGURE, RunResult, curves_figure, levels_figure  # noqa: E402  # fmt: skip
+from sweeps.stats import mean_ci  # noqa: E402
 
 _JITTER = 0.08
 

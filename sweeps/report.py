@@ -21,9 +21,16 @@ import numpy as np
 
 from experiment.atomic import atomic_write_text
 from experiment.run_folder import RunError, RunFolder, read_cmni_csv
-from experiment.sweep import SEED, STATUS_DONE, Grid, Level, SweepFolder, level_number, level_text
-from experiment.sweep_stats import (
-    ALPHA, EffectTest, Verdict, direction_verdict, early_peak_verdict, effect_test, interior_optimum_verdict, mean_ci,
+from sweeps.grid import SEED, STATUS_DONE, Grid, Level, SweepFolder, level_number, level_text
+from sweeps.stats import (
+    ALPHA,
+    EffectTest,
+    Verdict,
+    direction_verdict,
+    early_peak_verdict,
+    effect_test,
+    interior_optimum_verdict,
+    mean_ci,
 )  # fmt: skip
 
 RESULTS_CSV = "results.csv"
@@ -242,7 +249,7 @@ def summary_markdown(folder: SweepFolder, grid: Grid, results: list[RunResult]) 
 
 def write_report(folder: SweepFolder) -> list[Path]:
     """Write ``results.csv``, ``summary.md`` and the figures; returns the paths written."""
-    from experiment.sweep_figures import write_figures
+    from sweeps.figures import write_figures
 
     grid, results = collect(folder)
     written = [
