@@ -3,10 +3,14 @@
     python evaluate.py RUN_DIR_OR_CHECKPOINT [--episodes N] [--seed S]
         [--partner self|scripted|random|PATH] [--checkpoint STEP_OR_PATH] [--out DIR]
 
-Writes figures, tables, ``metrics.json``, ``report.md`` and an episode replay into
-``--out`` (default ``RUN_DIR/eval/``); see docs/evaluate.md. Bad input (a missing path,
-a folder that is not a run, a model that does not fit the env) prints one line on stderr
-and exits with status 1.
+Parsing and wiring only: the flags become an :class:`evaluation.options.ReportOptions`,
+which validates every value; the evaluation lives in :mod:`evaluation.report`. Writes
+figures, tables, ``metrics.json``, ``report.md`` and an episode replay into ``--out``
+(default ``RUN_DIR/eval/``); see docs/evaluate.md.
+Exit status: 0 done, 1 the run cannot be evaluated (a missing path, a folder that is not a
+run, a model that does not fit the env; one line on stderr), 2 bad flags. Damaged run data
+that the report works around (e.g. unreadable ``cmni.csv`` rows) prints a warning line on
+stderr.
 """
 
 from __future__ import annotations
@@ -16,9 +20,16 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported lazily at run time, so bad input fails before torch loads
-    from agents.evaluation import RunSpec
-    from agents.report import ReportOptions, ReportOutputs
+from evaluation.options import ReportOptions
+from experiment.run_folder import ResolvedRun, RunError, resolve_run
+from frogtoad_env.checks import check_int
+
+if TYPE_CHECKING:  # imported at run time, after the flags and the path were checked
+    from evaluation.report import ReportOutputs
+
+#: ReportOptions field (or other checked value) -> the flag that sets it, to name the flag in an error
+FLAG_OF_FIELD = {"episodes": "--episodes", "seed": "--seed", "partner": "--partner", "threshold": "--threshold",
+                 "n_permutations": "--permutations", "threads": "--threads"}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,32 +52,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, resolve the run, write the report; 0 on success, 1 on bad input."""
-    args = build_parser().parse_args(argv)
-    from agents.evaluation import EvaluationError, resolve_run
+def options_from_args(args: argparse.Namespace) -> ReportOptions:
+    """ReportOptions from the parsed flags; ValueError names the bad flag."""
+    try:
+        check_int("threads", args.threads)
+        return ReportOptions(episodes=args.episodes, seed=args.seed, partner=args.partner, deterministic=not args.stochastic,
+                             threshold=args.threshold, n_permutations=args.permutations,
+                             recompute_cmni=args.recompute_cmni)  # fmt: skip
+    except ValueError as error:
+        message = str(error)
+        flag = next((f for k, f in FLAG_OF_FIELD.items() if message.startswith(k)), None)
+        raise ValueError(f"{flag}: {message}" if flag else message) from None
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, resolve the run, write the report; 0 on success, 1 when the run cannot
+    be evaluated (bad flags exit 2 through argparse)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        options = options_from_args(args)
+    except ValueError as error:
+        parser.error(str(error))
     log = None if args.quiet else (lambda msg: print(f"[evaluate] {msg}", flush=True))
     try:
-        spec = resolve_run(args.path, args.checkpoint)  # fails fast, before torch is imported
-        from agents.report import ReportOptions
-
-        options = ReportOptions(
-            episodes=args.episodes,
-            seed=args.seed,
-            partner=args.partner,
-            deterministic=not args.stochastic,
-            threshold=args.threshold,
-            n_permutations=args.permutations,
-            recompute_cmni=args.recompute_cmni,
-        )
-        for note in spec.notes:
+        resolved = resolve_run(args.path, args.checkpoint)  # fails fast, before torch is imported
+        for note in resolved.notes:
             if log:
                 log(note)
-        outputs = _generate(spec, args, options, log)
-    except (EvaluationError, OSError) as error:  # OSError: e.g. --out is not writable
+        outputs = _generate(resolved, args, options, log)
+    except (RunError, OSError) as error:  # OSError: e.g. --out is not writable
         print(f"evaluate.py: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
+    for warning in outputs.warnings:
+        print(f"evaluate.py: warning: {warning}", file=sys.stderr)
     if args.quiet:
         print(outputs.out_dir)
         return 0
@@ -83,17 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(
-    spec: RunSpec, args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None
+    resolved: ResolvedRun, args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None
 ) -> ReportOutputs:
-    """:func:`agents.report.generate_report` with ``--threads`` torch threads (restored after)."""
+    """:func:`evaluation.report.generate_report` with ``--threads`` torch threads (restored after)."""
     import torch
 
-    from agents.report import generate_report
+    from evaluation.report import generate_report
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, args.threads))
+    torch.set_num_threads(args.threads)
     try:
-        return generate_report(spec, args.out, options, log=log)
+        return generate_report(resolved, args.out, options, log=log)
     finally:
         torch.set_num_threads(threads)
 

@@ -23,7 +23,6 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
-from torch.nn import functional as F
 
 from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.observations import egocentric_layout, observation_space
@@ -84,18 +83,19 @@ class CoupledExtractor(BaseFeaturesExtractor):
     def pre_activation(self, observations: torch.Tensor) -> torch.Tensor:
         """(batch, obs_dim) -> (batch, units), the summed input before the activation.
 
-        The self and other terms are added to each other first: float addition is
-        commutative but not associative, so ``world + (self + other)`` is what makes a
-        self/other swap at ``c = 1`` leave the result unchanged bit for bit. The blocks
-        are copied to contiguous memory first because BLAS kernels may round differently
-        for the two blocks' different offsets inside the observation row (``clone``, not
-        ``contiguous``, which returns a one-row slice as it is).
+        Computed as ``world + W_self @ (x_self + c * x_other) + (1 - c) * W_free @ x_other``,
+        the same sum regrouped: at ``c = 1`` the last term is dropped (``W_free`` takes no
+        part) and the partner's block enters only through ``x_self + x_other``, which a
+        self/other swap leaves unchanged bit for bit (float addition is commutative), so
+        ``pre`` is exactly swap-invariant whatever rounding the matrix products do.
         """
-        x_self = observations[:, self.self_slice].clone(memory_format=torch.contiguous_format)
-        x_other = observations[:, self.other_slice].clone(memory_format=torch.contiguous_format)
-        self_term = self.self_weights(x_self)
-        other_term = F.linear(x_other, self.other_weight)
-        return self.world(observations[:, self.world_slice]) + (self_term + other_term)
+        x_self, x_other = observations[:, self.self_slice], observations[:, self.other_slice]
+        c = self.coupling
+        pre = torch.addmm(self.world.bias, observations[:, self.world_slice], self.world.weight.t())
+        if c == 1.0:
+            return torch.addmm(pre, x_self + x_other, self.self_weights.weight.t())
+        pre = torch.addmm(pre, torch.add(x_self, x_other, alpha=c), self.self_weights.weight.t())
+        return torch.addmm(pre, x_other, self.free_weights.weight.t(), alpha=1.0 - c)
 
     def forward(self, observations: torch.Tensor) -> torch.Tensor:
         return self.activation(self.pre_activation(observations))

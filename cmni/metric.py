@@ -1,6 +1,6 @@
-"""The Checkpoint Mirror Neuron Index (CMNI), SPEC section 7.
+"""The Checkpoint Mirror Neuron Index (CMNI): the reference definition.
 
-Pure numpy; no torch import.
+numpy, and scipy.stats for the moments; no torch import.
 
 For one checkpoint, a fixed probe set of ``n_states`` states is labelled with a
 scenario code per state (see :data:`SCENARIO_NAMES`) and every probed neuron's
@@ -31,6 +31,7 @@ re-exported API.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -327,51 +328,40 @@ def candidate_mask(delta_self: np.ndarray, delta_other: np.ndarray) -> np.ndarra
     return (delta_self > 0) & (delta_other > 0)
 
 
-def _scenario_moments(
-    matrix: np.ndarray, codes: np.ndarray, means: np.ndarray, counts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _scenario_moments(matrix: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Population variance, skewness and excess kurtosis per scenario and neuron.
 
     Args:
-        matrix: ``(n_states, N)``; codes: ``(n_states,)``; means: ``(4, N)``;
-        counts: ``(4,)`` states per scenario.
+        matrix: ``(n_states, N)`` activations; codes: ``(n_states,)`` scenario codes.
 
     Returns:
-        ``(variance, skewness, kurtosis)``, each ``(4, N)``. ``m_k`` is the k-th
-        central moment (divided by the count, not count-1);
-        skewness = m3 / m2**1.5, kurtosis = m4 / m2**2 - 3. Where a neuron is
-        constant within a scenario (max == min) variance, skewness and
-        kurtosis are exactly 0.0. Rows of absent scenarios are NaN.
+        ``(variance, skewness, kurtosis)``, each ``(4, N)``: ``numpy.var`` and
+        ``scipy.stats.skew`` / ``scipy.stats.kurtosis`` with ``bias=True`` (moments
+        divided by the count, not count - 1), so skewness = m3 / m2**1.5 and kurtosis =
+        m4 / m2**2 - 3. Where a neuron is constant within a scenario (max == min) all
+        three are exactly 0.0; where it is constant up to rounding (scipy returns NaN:
+        the moments are lost to cancellation) skewness and kurtosis are 0.0. Rows of
+        absent scenarios are NaN.
     """
-    safe_means = np.nan_to_num(means)
-    centred = matrix - safe_means[codes]
-    c2 = centred * centred
-    onehot_t = scenario_onehot(codes).T
-    fcounts = counts.astype(np.float64)
-    m2 = _divide_rows(onehot_t @ c2, fcounts)
-    m3 = _divide_rows(onehot_t @ (c2 * centred), fcounts)
-    m4 = _divide_rows(onehot_t @ (c2 * c2), fcounts)
-    constant = _constant_within_scenario(matrix, codes)
-    positive = (m2 > 0) & ~constant
-    safe_m2 = np.where(positive, m2, 1.0)
-    variance = np.where(constant, 0.0, m2)
-    skewness = np.where(positive, m3 / safe_m2**1.5, 0.0)
-    kurtosis = np.where(positive, m4 / safe_m2**2 - 3.0, 0.0)
-    absent = counts == 0
-    for arr in (variance, skewness, kurtosis):
-        arr[absent] = np.nan
-    return variance, skewness, kurtosis
+    # imported here, not at the top: scipy.stats takes longer to import than the rest of
+    # cmni together, and ``import cmni`` is meant to stay cheap
+    from scipy import stats
 
-
-def _constant_within_scenario(matrix: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """Bool ``(4, N)``: neuron takes a single value over the states of a scenario
-    (False for absent scenarios)."""
-    constant = np.zeros((N_SCENARIOS, matrix.shape[1]), dtype=bool)
+    n_neurons = matrix.shape[1]
+    variance, skewness, kurtosis = (np.full((N_SCENARIOS, n_neurons), np.nan) for _ in range(3))
     for code in range(N_SCENARIOS):
         rows = matrix[codes == code]
-        if rows.shape[0] > 0:
-            constant[code] = rows.max(axis=0) == rows.min(axis=0)
-    return constant
+        if rows.shape[0] == 0:
+            continue
+        constant = rows.max(axis=0) == rows.min(axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # scipy's precision-loss warning
+            skew = stats.skew(rows, axis=0, bias=True)
+            kurt = stats.kurtosis(rows, axis=0, fisher=True, bias=True)
+        variance[code] = np.where(constant, 0.0, rows.var(axis=0))
+        skewness[code] = np.where(constant | np.isnan(skew), 0.0, skew)
+        kurtosis[code] = np.where(constant | np.isnan(kurt), 0.0, kurt)
+    return variance, skewness, kurtosis
 
 
 # --------------------------------------------------------------------------- #
@@ -411,11 +401,13 @@ class CMNIResult:
         scenario_counts: code -> number of probe states, for all four codes
             (code 3 may be 0).
         mean, variance, skewness, kurtosis: ``(4, N)`` per scenario (row =
-            code) and neuron. Population moments (divide by the count);
-            skewness = m3 / m2**1.5, kurtosis is EXCESS kurtosis
-            m4 / m2**2 - 3; where a neuron is constant within a scenario,
-            variance, skewness and kurtosis are 0.0. If scenario 3 has no
-            states its row is NaN in all four arrays.
+            code) and neuron. Population moments (divide by the count;
+            ``scipy.stats.skew`` and ``scipy.stats.kurtosis`` with
+            ``bias=True``): skewness = m3 / m2**1.5, kurtosis is EXCESS
+            kurtosis m4 / m2**2 - 3; where a neuron is constant within a
+            scenario, variance, skewness and kurtosis are 0.0 (skewness and
+            kurtosis also where it is constant up to rounding). If scenario 3
+            has no states its row is NaN in all four arrays.
         from_mapping: True when activations were given as a mapping.
     """
 
@@ -473,7 +465,7 @@ class CMNIResult:
 
 
 def compute_cmni(activations: ActivationsLike, scenarios: Any) -> CMNIResult:
-    """Compute the CMNI and per-neuron/scenario statistics (SPEC section 7).
+    """Compute the CMNI and per-neuron/scenario statistics (formula in the module docstring).
 
     Args:
         activations: float array ``(n_states, n_neurons)``, or a mapping
@@ -496,7 +488,7 @@ def compute_cmni(activations: ActivationsLike, scenarios: Any) -> CMNIResult:
     means = scenario_means(matrix, codes)
     mns, delta_self, delta_other = mns_from_means(means[0], means[1], means[2])
     mask = candidate_mask(delta_self, delta_other)
-    variance, skewness, kurtosis = _scenario_moments(matrix, codes, means, counts)
+    variance, skewness, kurtosis = _scenario_moments(matrix, codes)
     slices = prepared.layer_slices
     n = prepared.n_neurons
     mne = float(mns.sum())

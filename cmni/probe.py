@@ -1,7 +1,7 @@
 """One probe of one policy: record its activations on a probe set, then the metric and its nulls.
 
 Shared by the training callback (:class:`cmni.callback.CMNICallback`) and the offline
-analysis (:func:`cmni.analysis.analyse_checkpoint`), so a probe during training and a
+analysis (:func:`cmni.neurons.analyse_checkpoint`), so a probe during training and a
 probe of the saved checkpoint compute exactly the same figures. Importing this module
 does not import torch (the offline tables stay numpy-only); measuring a policy does.
 """

@@ -1,12 +1,13 @@
-"""A fixed, balanced probe set of game states for the CMNI (SPEC sections 5-7).
+"""A fixed, balanced probe set of game states for the CMNI.
 
-The CMNI compares a network's activations across the four scenarios of SPEC section 5
-(0 none, 1 self/"act", 2 other/"observe", 3 both). This module builds the states it
-is measured on: a seeded rollout of the batched rules core with a mix of scripted
-and uniformly random play, observed exactly as the training env observes them (same
-``obs_mode`` and ``veil``), labelled with the *true* distress flags from the observing
-player's point of view (:func:`frogtoad_env.core.scenario_codes`), then subsampled to
-exactly ``per_scenario`` states per scenario.
+The CMNI (:mod:`cmni.metric`) compares a network's activations across the four scenarios
+of :func:`frogtoad_env.core.scenario_codes` (0 none, 1 self/"act", 2 other/"observe", 3
+both). This module builds the states it is measured on: a seeded rollout of the batched
+rules core with a mix of scripted and uniformly random play, observed exactly as the
+training env observes them (same ``obs_mode`` and ``veil``), labelled with the *true*
+distress flags from the observing player's point of view
+(:func:`frogtoad_env.core.scenario_codes`), then subsampled to exactly ``per_scenario``
+states per scenario.
 
 Numpy only (plus the numba-compiled core); no torch import.
 
@@ -37,7 +38,7 @@ from frogtoad_env import core
 from experiment.atomic import atomic_savez
 from frogtoad_env.checks import check_int, check_unit_interval
 from frogtoad_env.config import EnvConfig
-from frogtoad_env.observations import egocentric_layout, observation_space, observe, swap_self_other
+from frogtoad_env.observations import observation_space, observe, swap_self_other
 from frogtoad_env.scripted import scripted_actions
 
 __all__ = ["ProbeSet", "build_probe_set", "PROBE_SET_FORMAT_VERSION"]
@@ -344,13 +345,3 @@ def build_probe_set(
         env_config=env_config.to_dict(),
         seed=int(seed),
     )
-
-
-def scenario_from_observation(observations: np.ndarray, width: int) -> np.ndarray:
-    """Scenario codes read off egocentric observations' ``self/distress`` and
-    ``other/distress`` fields: ``(n,)`` int64. Equal to the true labels only when
-    ``veil == 0`` (a veiled observation may show the blocks in swapped order)."""
-    layout = egocentric_layout(width)
-    self_d = observations[:, layout["self/distress"]][:, 0] > 0.5
-    other_d = observations[:, layout["other/distress"]][:, 0] > 0.5
-    return self_d.astype(np.int64) + 2 * other_d.astype(np.int64)

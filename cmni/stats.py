@@ -1,16 +1,21 @@
-"""Null distribution and uncertainty for the CMNI (SPEC section 7, "Chance level").
+"""The CMNI's chance level: a label-permutation test.
 
-Pure numpy; no torch import.
+Pure numpy (plus the shared argument checks of :mod:`frogtoad_env.checks`); no torch import.
 
-* :func:`permutation_test` shuffles the scenario labels over the probe states
-  and recomputes the CMNI, giving a one-sided p-value and a z-score for the
-  observed CMNI against "activations unrelated to the scenarios".
-* :func:`bootstrap_ci` resamples probe states with replacement *within* each
-  scenario and reports a percentile confidence interval for the CMNI.
+:func:`permutation_test` shuffles the scenario labels over the probe states and
+recomputes the CMNI, giving a one-sided p-value and a z-score for the observed CMNI
+against "activations unrelated to the scenarios". It accepts activations as an array
+``(n_states, n_neurons)`` or a mapping ``layer -> (n_states, n_layer_neurons)``,
+exactly like :func:`cmni.metric.compute_cmni`, and validates them the same way.
 
-Both accept activations as an array ``(n_states, n_neurons)`` or a mapping
-``layer -> (n_states, n_layer_neurons)``, exactly like
-:func:`cmni.metric.compute_cmni`, and validate them the same way.
+Why not ``scipy.stats.permutation_test``: it computes the same test (an
+``independent`` permutation of the four scenario samples, ``alternative="greater"``,
+the same p-value formula), but it hands each resample to the statistic as gathered
+copies of the states, while this module gets the scenario means of 64 label vectors
+from one matrix product. ``python benchmarks/cmni_speed.py`` runs both on the same
+8000 states x 256 neurons with K = 200, alternating, with one BLAS thread as in the
+training probe: 0.46 s here against 4.76 s for scipy (10.5x; 2-core CPU, Python 3.11).
+The test runs at every training probe, so it stays hand-vectorised.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 
 from .metric import N_SCENARIOS, REQUIRED_SCENARIOS, ActivationsLike, mns_from_means, prepare_inputs, scenario_means
 
-__all__ = ["PermutationResult", "BootstrapResult", "permutation_test", "bootstrap_ci"]
+__all__ = ["PermutationResult", "permutation_test"]
 
 #: Resamples processed per matrix product (bounds memory to a few tens of MB).
 _CHUNK = 64
@@ -66,48 +71,6 @@ class PermutationResult:
             "n_permutations": int(self.n_permutations),
             "seed": self.seed,
         }
-
-
-@dataclass(frozen=True, eq=False)
-class BootstrapResult:
-    """Outcome of :func:`bootstrap_ci`.
-
-    Attributes:
-        low, high: percentile interval bounds, the ``(1 - confidence) / 2`` and
-            ``(1 + confidence) / 2`` quantiles of ``samples`` (numpy's default
-            linear interpolation).
-        samples: ``(n_boot,)`` bootstrap CMNI values.
-        confidence: interval coverage, in (0, 1).
-        observed: CMNI on the original probe set.
-        n_boot: number of bootstrap resamples.
-        seed: seed given to ``np.random.default_rng``.
-    """
-
-    low: float
-    high: float
-    samples: np.ndarray
-    confidence: float
-    observed: float
-    n_boot: int
-    seed: int | None
-
-    def summary(self) -> dict[str, Any]:
-        """JSON-serialisable scalars (no samples)."""
-        return {
-            "low": float(self.low),
-            "high": float(self.high),
-            "confidence": float(self.confidence),
-            "observed": float(self.observed),
-            "n_boot": int(self.n_boot),
-            "seed": self.seed,
-        }
-
-
-def _check_count(value: Any, name: str) -> int:
-    """Return ``value`` as an int >= 1 or raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
-    return int(value)
 
 
 def _cmni_from_means(mu_none: np.ndarray, mu_self: np.ndarray, mu_other: np.ndarray) -> np.ndarray:
@@ -165,7 +128,10 @@ def permutation_test(
         ValueError: invalid inputs (as :func:`cmni.metric.compute_cmni`) or
             ``n_permutations < 1``.
     """
-    k = _check_count(n_permutations, "n_permutations")
+    # imported here: the game package is heavy and ``import cmni`` is meant to stay cheap
+    from frogtoad_env.checks import check_int
+
+    k = check_int("n_permutations", n_permutations)
     prepared = prepare_inputs(activations, scenarios)
     matrix, codes = prepared.matrix, prepared.codes
     counts = np.bincount(codes, minlength=N_SCENARIOS)
@@ -190,91 +156,5 @@ def permutation_test(
         p_value=p_value,
         z_score=float(z_score),
         n_permutations=k,
-        seed=seed,
-    )
-
-
-def _resampled_means(
-    rows: np.ndarray, batch: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Means of ``batch`` with-replacement resamples of ``rows``.
-
-    Args:
-        rows: ``(c, N)`` activations of one scenario's states.
-        batch: number of resamples B.
-        rng: generator (draws ``B * c`` integers).
-
-    Returns:
-        ``(B, N)`` mean over each resample of ``c`` states. The resample is
-        encoded as multiplicities ``(B, c)`` so the means are one matrix
-        product.
-    """
-    c = rows.shape[0]
-    draws = rng.integers(0, c, size=(batch, c))
-    offsets = (np.arange(batch) * c)[:, None]
-    multiplicity = np.bincount((draws + offsets).ravel(), minlength=batch * c)
-    return (multiplicity.reshape(batch, c).astype(np.float64) @ rows) / c
-
-
-def bootstrap_ci(
-    activations: ActivationsLike,
-    scenarios: Any,
-    n_boot: int = 200,
-    seed: int | None = 0,
-    confidence: float = 0.95,
-) -> BootstrapResult:
-    """Stratified bootstrap percentile interval for the CMNI.
-
-    Each resample draws, for each of the scenarios 0, 1, 2 separately, as many
-    probe states as that scenario has, with replacement, from that scenario's
-    states (so every scenario stays present with its original count).
-    Scenario 3 does not enter the CMNI and is not resampled.
-
-    Note: the CMNI sums ``min(delta_self, delta_other)`` only where both are
-    positive, so resampling noise tends to push it up; for activations that
-    carry no mirror signal the bootstrap distribution sits above the observed
-    value (the interval can even exclude it). Use :func:`permutation_test`
-    to judge whether a CMNI exceeds chance; use this interval for the
-    sampling spread of a CMNI with a clear signal.
-
-    Args:
-        activations: ``(n_states, n_neurons)`` or mapping
-            ``layer -> (n_states, n_layer_neurons)`` (layers concatenated).
-        scenarios: ``(n_states,)`` codes in {0, 1, 2, 3}.
-        n_boot: number of resamples >= 1.
-        seed: seed for ``np.random.default_rng``; same seed -> same result.
-        confidence: coverage of the interval, strictly between 0 and 1.
-
-    Returns:
-        A :class:`BootstrapResult`.
-
-    Raises:
-        ValueError: invalid inputs (as :func:`cmni.metric.compute_cmni`),
-            ``n_boot < 1`` or ``confidence`` outside (0, 1).
-    """
-    b_total = _check_count(n_boot, "n_boot")
-    if not (isinstance(confidence, (int, float, np.floating)) and 0.0 < confidence < 1.0):
-        raise ValueError(f"confidence must be a number strictly between 0 and 1; got {confidence!r}")
-    prepared = prepare_inputs(activations, scenarios)
-    matrix, codes = prepared.matrix, prepared.codes
-    means = scenario_means(matrix, codes)
-    observed = float(_cmni_from_means(means[0], means[1], means[2]))
-    groups = [matrix[codes == code] for code in REQUIRED_SCENARIOS]
-    rng = np.random.default_rng(seed)
-    samples = np.empty(b_total, dtype=np.float64)
-    for start in range(0, b_total, _CHUNK):
-        batch = min(_CHUNK, b_total - start)
-        mu = [_resampled_means(rows, batch, rng) for rows in groups]
-        samples[start : start + batch] = _cmni_from_means(mu[0], mu[1], mu[2])
-    alpha = 1.0 - float(confidence)
-    low, high = np.quantile(samples, [alpha / 2.0, 1.0 - alpha / 2.0])
-    samples.setflags(write=False)
-    return BootstrapResult(
-        low=float(low),
-        high=float(high),
-        samples=samples,
-        confidence=float(confidence),
-        observed=observed,
-        n_boot=b_total,
         seed=seed,
     )

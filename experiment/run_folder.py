@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from experiment.atomic import atomic_write_text
 from experiment.config import TrainConfig
@@ -318,6 +319,50 @@ def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | 
     return candidate
 
 
+# --------------------------------------------------------------------------- what evaluate.py writes
+
+
+@dataclass(frozen=True)
+class EvalFiles:
+    """The files ``evaluate.py`` writes into one folder (``RUN_DIR/eval`` by default).
+
+    The names are class attributes (``report.md`` links the figures by name); the
+    properties are paths in :attr:`folder`. One figure and one table per probed layer
+    are named by :meth:`neurons_png` and :meth:`candidates_csv`.
+    """
+
+    folder: Path
+
+    CMNI_CURVE_PNG: ClassVar[str] = "cmni_over_training.png"
+    CMNI_CURVE_CSV: ClassVar[str] = "cmni_over_training.csv"
+    CIRCUITS_PNG: ClassVar[str] = "circuits.png"
+    CIRCUITS_CSV: ClassVar[str] = "circuits.csv"
+    BEHAVIOUR_CSV: ClassVar[str] = "behaviour.csv"
+    METRICS_JSON: ClassVar[str] = "metrics.json"
+    REPORT_MD: ClassVar[str] = "report.md"
+    REPLAY_TXT: ClassVar[str] = "replay.txt"
+    REPLAY_GIF: ClassVar[str] = "replay.gif"
+
+    @staticmethod
+    def neurons_png(layer: str) -> str:
+        """``neurons_<layer>.png``: mean activation per unit and scenario of one layer."""
+        return f"neurons_{file_part(layer)}.png"
+
+    @staticmethod
+    def candidates_csv(layer: str) -> str:
+        """``candidates_<layer>.csv``: the mirror candidates of one layer."""
+        return f"candidates_{file_part(layer)}.csv"
+
+    def __truediv__(self, name: str) -> Path:
+        """``files / EvalFiles.REPORT_MD``: the path of a file in :attr:`folder`."""
+        return self.folder / name
+
+
+def file_part(layer: str) -> str:
+    """A layer name as a file-name part (``pi.0`` stays ``pi.0``; other characters become ``_``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)
+
+
 # --------------------------------------------------------------------------- what evaluate.py reads
 
 
@@ -344,6 +389,17 @@ class ResolvedRun:
     @property
     def checkpoints(self) -> list[tuple[int, Path]]:
         return self.run.checkpoints() if self.run is not None else []
+
+    @property
+    def default_eval_dir(self) -> Path:
+        """``RUN_DIR/eval`` for the run's ``final_model.zip``, ``RUN_DIR/eval/<stem>`` for any
+        other model of a run (e.g. ``eval/step_000000500000``), ``<stem>_eval`` beside a
+        model that belongs to no run folder."""
+        if self.run is None:
+            return self.model_path.with_name(f"{self.model_path.stem}_eval")
+        if self.model_path.name == FINAL_MODEL:
+            return self.run.eval_dir
+        return self.run.eval_dir / self.model_path.stem
 
 
 def resolve_run(path: Path | str, checkpoint: str | int | None = None) -> ResolvedRun:

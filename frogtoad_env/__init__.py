@@ -14,8 +14,8 @@ from typing import Any
 
 import gymnasium
 from pettingzoo.utils import wrappers
-from pettingzoo.utils.conversions import parallel_to_aec
 
+from frogtoad_env.aec_env import FrogToadAECEnv
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.core import ACTION_NAMES, AGENT_NAMES, HELP, HOP, JUMP, LEAP, SCENARIO_NAMES
 from frogtoad_env.gym_env import FrogToadGymEnv
@@ -28,12 +28,12 @@ def parallel_env(render_mode: str | None = None, **config: Any) -> FrogToadParal
     return FrogToadParallelEnv(render_mode=render_mode, **config)
 
 
-def raw_env(render_mode: str | None = None, **config: Any):
-    """The AEC form without PettingZoo's safety wrappers."""
-    return parallel_to_aec(parallel_env(render_mode=render_mode, **config))
+def raw_env(render_mode: str | None = None, **config: Any) -> FrogToadAECEnv:
+    """The AEC form without PettingZoo's order-enforcing wrapper."""
+    return FrogToadAECEnv(parallel_env(render_mode=render_mode, **config))
 
 
-def env(render_mode: str | None = None, **config: Any):
+def env(render_mode: str | None = None, **config: Any) -> wrappers.OrderEnforcingWrapper:
     """The PettingZoo AEC env (agents take turns: frog then toad; the step resolves
     when both have chosen), wrapped in PettingZoo's order-enforcing checks."""
     return wrappers.OrderEnforcingWrapper(raw_env(render_mode=render_mode, **config))
@@ -46,6 +46,7 @@ __all__ = [
     "ACTION_NAMES",
     "AGENT_NAMES",
     "EnvConfig",
+    "FrogToadAECEnv",
     "FrogToadGymEnv",
     "FrogToadParallelEnv",
     "HELP",

@@ -10,6 +10,10 @@ Partner policies
     actions from a generator seeded with the env (separate from the rules' own stream); a callable ``obs -> action`` that gets the
     partner's own observation; a path to a saved SB3 model (``.zip``) or any object
     with an SB3-style ``predict(obs, deterministic=True)``, which plays greedily.
+
+The player's action is checked before the partner is asked for its own, so a refused step
+(ValueError, or ResetNeeded outside an episode) neither calls the partner nor advances its
+generator: the episode goes on exactly as if the call had not been made.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Callable, Union
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
 
 from frogtoad_env import core
 from frogtoad_env.parallel_env import FrogToadParallelEnv, as_action
@@ -57,8 +62,11 @@ class FrogToadGymEnv(gym.Env):
         return observations[self.player], infos[self.player]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
-        partner_action = self._partner_policy(self)
-        actions = {self.player: as_action(action, self.player), self.partner: partner_action}
+        # checked before the partner acts: a refused step must not advance its generator or call it
+        player_action = as_action(action, self.player)
+        if not self.parallel_env.agents:
+            raise ResetNeeded("the episode is over (or never started): call reset() before step()")
+        actions = {self.player: player_action, self.partner: self._partner_policy(self)}
         observations, rewards, terminations, truncations, infos = self.parallel_env.step(actions)
         self._partner_obs = observations[self.partner]
         return (
@@ -98,8 +106,12 @@ def _make_partner(spec: PartnerSpec, partner: str) -> Callable[[FrogToadGymEnv],
 
 
 def _load_sb3_model(path: str | os.PathLike) -> Any:
-    from stable_baselines3 import PPO
-
+    """A saved PPO policy, through the project's one loader (torch and SB3 load only here)."""
     if not os.path.exists(path) and not os.path.exists(f"{path}.zip"):
         raise ValueError(f"partner {str(path)!r} is neither 'scripted', 'random' nor an existing SB3 model file")
-    return PPO.load(path, device="cpu")
+    from agents.checkpoints import load_ppo
+
+    try:
+        return load_ppo(path)
+    except Exception as error:  # RunError: not a PPO save, or it does not fit the game
+        raise ValueError(f"partner {str(path)!r}: {error}") from None

@@ -1,4 +1,4 @@
-"""Observation encoders for both players of a batch of games (SPEC §6).
+"""Observation encoders for both players of a batch of games.
 
 Two modes:
 

@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from sweeps.grid import Grid, level_text  # noqa: E402
 from sweeps.report import SUMMARY_METRICS, TRADEOFF_FIGURE, RunResult, curves_figure, levels_figure  # noqa: E402  # fmt: skip
-from sweeps.stats import mean_ci  # noqa: E402
+from sweeps.stats import finite_mean_ci  # noqa: E402
 
 _JITTER = 0.08
 
@@ -31,7 +31,7 @@ def plot_levels(path: Path, factor: str, levels: list[object], runs: list[RunRes
         for x, level in enumerate(levels):
             values = [r.number(column) for r in runs if r.levels[factor] == level]
             axis.scatter(x + rng.uniform(-_JITTER, _JITTER, len(values)), values, s=14, color="tab:blue", alpha=0.6)
-            mean, low, high = mean_ci(values)
+            mean, low, high = finite_mean_ci(values)
             if np.isfinite(low):
                 axis.errorbar(x + 0.25, mean, yerr=[[mean - low], [high - mean]], fmt="o", color="black", capsize=4)
             elif np.isfinite(mean):
@@ -55,7 +55,8 @@ def plot_curves(path: Path, factor: str, levels: list[object], runs: list[RunRes
             at = [r for r in runs if r.levels[factor] == level]
             steps = np.unique(np.concatenate([r.steps for r in at])) if at else np.zeros(0)
             stats = [
-                mean_ci([getattr(r, attribute)[r.steps == s][0] for r in at if np.any(r.steps == s)]) for s in steps
+                finite_mean_ci([getattr(r, attribute)[r.steps == s][0] for r in at if np.any(r.steps == s)])
+                for s in steps
             ]
             if not stats:
                 continue

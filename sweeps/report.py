@@ -29,8 +29,8 @@ from sweeps.stats import (
     direction_verdict,
     early_peak_verdict,
     effect_test,
+    finite_mean_ci,
     interior_optimum_verdict,
-    mean_ci,
 )  # fmt: skip
 
 RESULTS_CSV = "results.csv"
@@ -198,7 +198,7 @@ def verdicts(grid: Grid, runs: list[RunResult]) -> list[Verdict]:
 
 
 def _interval(values: list[float], digits: int) -> str:
-    mean, low, high = mean_ci(values)
+    mean, low, high = finite_mean_ci(values)
     if not math.isfinite(mean):
         return "n/a"
     if not math.isfinite(low):

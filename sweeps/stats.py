@@ -14,23 +14,18 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from evaluation.statistics import mean_ci
+
 ALPHA = 0.05
 CONFIDENCE = 0.95
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = "supported", "not supported", "inconclusive", "not tested"
 
 
-def mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """``(mean, low, high)`` of the finite ``values``: ``mean -+ t_{(1+confidence)/2, n-1} s / sqrt(n)``
-    (``s`` with ddof=1). One value: NaN bounds; none: all NaN."""
+def finite_mean_ci(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """:func:`evaluation.statistics.mean_ci` (mean and Student's t interval) of the finite
+    ``values``: a run whose metric is unknown (NaN) is left out, not counted as a number."""
     x = np.asarray(values, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if x.size < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, df=x.size - 1)) * float(x.std(ddof=1)) / math.sqrt(x.size)
-    return mean, mean - half, mean + half
+    return mean_ci(x[np.isfinite(x)], confidence)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pytest
 from cmni.circuits import CircuitPath, find_paths, partner_specific_mask, weight_zscores
 
 
-def test_zscores_match_hand_computation() -> None:
+def test_weight_zscores_use_the_whole_matrix_mean_and_population_std() -> None:
     w = np.array([[1.0, 2.0], [3.0, 4.0]])
     mean = (1 + 2 + 3 + 4) / 4
     std = math.sqrt(sum((v - mean) ** 2 for v in (1, 2, 3, 4)) / 4)  # population std over the whole matrix
@@ -24,7 +24,7 @@ def test_zscores_match_hand_computation() -> None:
     assert z[1, 1] == pytest.approx(1.3416407865)
 
 
-def test_zscores_one_outlier_and_constant() -> None:
+def test_one_outlier_gets_z_sqrt_11_a_constant_matrix_z_0_and_nan_is_rejected() -> None:
     w = np.zeros((3, 4))
     w[2, 1] = 1.0
     z = weight_zscores(w)
@@ -37,7 +37,7 @@ def test_zscores_one_outlier_and_constant() -> None:
         weight_zscores(np.array([[np.nan, 1.0]]))
 
 
-def test_partner_specific_mask() -> None:
+def test_partner_specific_units_have_delta_other_positive_and_delta_self_not() -> None:
     ds = np.array([0.1, -0.2, 0.0, 0.3, -0.1])
     do = np.array([0.2, 0.1, 0.5, -0.1, 0.0])
     assert partner_specific_mask(ds, do).tolist() == [False, True, True, False, False]
@@ -49,7 +49,7 @@ def _one_strong(shape: tuple[int, int], row: int, col: int, value: float = 1.0) 
     return w
 
 
-def test_path_naming_two_layers() -> None:
+def test_a_two_layer_path_is_named_unit_by_unit_with_its_z_scores() -> None:
     # coupled (4 units) -> pi.0 (3 units) -> 4 logits; one strong weight per matrix
     w1 = _one_strong((3, 4), 2, 1)  # coupled[1] -> pi.0[2], z = sqrt(11) = 3.317
     w2 = _one_strong((4, 3), 2, 2)  # pi.0[2] -> leap, z = 3.317
@@ -65,7 +65,7 @@ def test_path_naming_two_layers() -> None:
     assert analysis.edge_z(("coupled", 1), ("pi.0", 2)) == pytest.approx(math.sqrt(11))
 
 
-def test_negative_edge_sign_and_name() -> None:
+def test_a_negative_edge_makes_the_path_sign_negative() -> None:
     w1 = _one_strong((3, 4), 0, 3, -1.0)  # z = -sqrt(11)
     w2 = _one_strong((4, 3), 3, 0)  # pi.0[0] -> help
     analysis = find_paths(["coupled", "pi.0"], [w1, w2], {"partner": {"coupled": [3]}})
@@ -75,7 +75,7 @@ def test_negative_edge_sign_and_name() -> None:
     assert path.kind == "tactical help"
 
 
-def test_classification_like_the_paper() -> None:
+def test_paths_are_classified_as_in_the_paper() -> None:
     # coupled: 0 mirror, 1 and 2 partner-specific, 3 neither; pi.0: h0, h1, h2
     w1 = np.zeros((3, 4))
     w1[0, 0] = w1[0, 1] = 1.0  # mirror 0 and partner 1 converge on h0
@@ -103,7 +103,7 @@ def test_classification_like_the_paper() -> None:
     assert path.z[0] == pytest.approx(z_one)
 
 
-def test_targets_filter_and_direct_layer() -> None:
+def test_only_target_actions_are_kept_and_a_direct_layer_has_no_empathy() -> None:
     # a single probed layer straight into the logits: no hidden unit, so no empathy
     w = np.zeros((4, 5))
     w[3, 0] = w[3, 1] = w[0, 2] = 1.0  # units 0, 1 -> help; unit 2 -> hop (not a target)
@@ -115,7 +115,7 @@ def test_targets_filter_and_direct_layer() -> None:
     assert [p.name.split(" (")[0] for p in hop.paths] == ["coupled[2] -> hop"]
 
 
-def test_sources_in_later_layer_and_truncation() -> None:
+def test_paths_start_in_any_layer_sorted_by_strength_and_truncate_at_max_paths() -> None:
     rng = np.random.default_rng(0)
     w1, w2 = rng.normal(size=(8, 10)), rng.normal(size=(4, 8))
     all_units = {"mirror": {"coupled": np.arange(10), "pi.0": np.arange(8)}}
@@ -139,12 +139,12 @@ def test_sources_in_later_layer_and_truncation() -> None:
         (["coupled", "pi.0"], [np.ones((4, 4))], {}, "one weight matrix per"),
     ],
 )
-def test_bad_inputs(names: list[str], weights: list[np.ndarray], sources: dict, match: str) -> None:
+def test_bad_inputs_are_rejected_with_value_error(names: list[str], weights: list[np.ndarray], sources: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         find_paths(names, weights, sources)
 
 
-def test_path_row_is_flat() -> None:
+def test_a_path_row_is_flat() -> None:
     path = CircuitPath((("coupled", 1), ("action", 3)), (0.5,), (2.4,), "partner", "help", "tactical help")
     row = path.as_row()
     assert row["path"] == "coupled[1] -> help (z 2.4)"

@@ -1,4 +1,4 @@
-"""Rules of the CMNI metric (SPEC section 7) and of the self-other overlap score.
+"""Rules of the CMNI metric (defined in cmni/metric.py's docstring) and of the self-other overlap score.
 
 Every expected number below is worked out by hand in the test, from the
 definitions: mu_n(s) = mean activation of neuron n over the states of
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +79,7 @@ def random_probe(
 # --------------------------------------------------------------------------- #
 
 
-def test_scenario_names_follow_the_spec_codes() -> None:
+def test_scenario_names_are_none_self_other_both_in_code_order() -> None:
     assert SCENARIO_NAMES == ("none", "self", "other", "both")
 
 
@@ -253,6 +255,15 @@ def test_constant_non_representable_values_give_exact_zero_moments() -> None:
     assert (result.kurtosis[:3] == 0.0).all()
 
 
+def test_constant_up_to_rounding_gives_zero_skewness_and_kurtosis_not_nan() -> None:
+    # max != min by one ulp, but the spread is lost to rounding: the moments are noise
+    acts = np.ones((9, 1))
+    acts[0, 0] = np.nextafter(1.0, 2.0)
+    result = compute_cmni(acts, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    assert result.skewness[0, 0] == 0.0 and result.kurtosis[0, 0] == 0.0
+    assert 0.0 < result.variance[0, 0] < 1e-30
+
+
 def test_result_arrays_have_per_scenario_per_neuron_shape() -> None:
     acts, scenarios = random_probe(n_states=40, n_neurons=6, seed=1)
     result = compute_cmni(acts, scenarios)
@@ -417,14 +428,23 @@ def test_rejects_non_numeric_activations() -> None:
 @pytest.mark.parametrize("module", ["metric.py", "stats.py", "overlap.py"])
 def test_metric_modules_do_not_import_torch(module: str) -> None:
     tree = ast.parse((REPO_ROOT / "cmni" / module).read_text())
-    imported: set[str] = set()
+    full_names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            imported.update(alias.name.split(".")[0] for alias in node.names)
+            full_names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            imported.add(node.module.split(".")[0])
+            full_names.add(node.module)
+    imported = {name.split(".")[0] for name in full_names}
     assert "torch" not in imported
-    assert imported <= {"__future__", "collections", "dataclasses", "typing", "numpy"}
+    assert imported <= {"__future__", "collections", "dataclasses", "typing", "warnings", "numpy", "scipy", "frogtoad_env"}
+    # of the game package, only its argument checks
+    assert all(name == "frogtoad_env.checks" for name in full_names if name.startswith("frogtoad_env"))
+
+
+def test_import_cmni_loads_neither_scipy_nor_the_game() -> None:
+    # both are imported on first use, so that ``import cmni`` stays cheap
+    code = "import sys, cmni\nassert not {'scipy', 'frogtoad_env', 'numba'} & set(sys.modules), sorted(sys.modules)\n"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
 
 
 # --------------------------------------------------------------------------- #

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cmni.probe_set import ProbeSet, build_probe_set, scenario_from_observation
+from cmni.probe_set import ProbeSet, build_probe_set
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import egocentric_layout, observation_space, swap_self_other
 
@@ -35,8 +35,9 @@ def test_labels_match_the_observed_distress_fields_without_veil(probe: ProbeSet)
     layout = egocentric_layout(CFG.width)
     self_d = probe.observations[:, layout["self/distress"]][:, 0]
     other_d = probe.observations[:, layout["other/distress"]][:, 0]
-    np.testing.assert_array_equal(self_d.astype(np.int64) + 2 * other_d.astype(np.int64), probe.scenarios)
-    np.testing.assert_array_equal(scenario_from_observation(probe.observations, CFG.width), probe.scenarios)
+    # the rules' four scenarios, written out: row = self distressed, column = partner distressed
+    scenario_by_distress = np.array([[0, 2], [1, 3]])  # [[none, other], [self, both]]
+    np.testing.assert_array_equal(scenario_by_distress[self_d.astype(int), other_d.astype(int)], probe.scenarios)
     # distress means "landed on rough or stalled": a stalled self is always distressed
     stalled = probe.observations[:, layout["self/stalled"]][:, 0] == 1
     assert (probe.scenarios[stalled] % 2 == 1).all()

@@ -1,4 +1,4 @@
-"""Rules of the CMNI null (label-permutation test) and of the stratified bootstrap."""
+"""Rules of the CMNI null: the label-permutation test."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cmni.metric import compute_cmni
-from cmni.stats import BootstrapResult, PermutationResult, bootstrap_ci, permutation_test
+from cmni.stats import PermutationResult, permutation_test
 
 K = 199  # permutations: smallest attainable p-value is 1 / (K + 1) = 0.005
 
@@ -131,69 +131,3 @@ def test_permutation_summary_is_plain() -> None:
     summary = permutation_test(acts, scenarios, n_permutations=10, seed=0).summary()
     assert set(summary) >= {"observed", "p_value", "z_score", "null_mean", "null_std"}
     assert all(type(v) in (float, int) for k, v in summary.items() if k != "seed")
-
-
-# --------------------------------------------------------------------------- #
-# Bootstrap
-# --------------------------------------------------------------------------- #
-
-
-def test_bootstrap_interval_contains_observed_for_planted_signal() -> None:
-    acts, scenarios = planted_probe()
-    result = bootstrap_ci(acts, scenarios, n_boot=200, seed=0)
-    assert isinstance(result, BootstrapResult)
-    assert result.observed == compute_cmni(acts, scenarios).cmni
-    assert result.low <= result.observed <= result.high
-    assert result.low > 0.0
-    assert result.samples.shape == (200,)
-    assert result.confidence == 0.95
-
-
-def test_bootstrap_is_seeded_and_deterministic() -> None:
-    acts, scenarios = planted_probe()
-    first = bootstrap_ci(acts, scenarios, n_boot=100, seed=3)
-    again = bootstrap_ci(acts, scenarios, n_boot=100, seed=3)
-    other = bootstrap_ci(acts, scenarios, n_boot=100, seed=4)
-    np.testing.assert_array_equal(first.samples, again.samples)
-    assert (first.low, first.high) == (again.low, again.high)
-    assert not np.array_equal(first.samples, other.samples)
-
-
-def test_bootstrap_resamples_within_each_scenario() -> None:
-    # every state of a scenario is identical, so any within-scenario resample
-    # has the same scenario means; pooled resampling would change them
-    scenarios = balanced_scenarios(10)
-    level = np.array([[0.0, 1.0], [1.0, 0.5], [2.0, 3.0], [5.0, 5.0]])  # (scenario, neuron)
-    acts = level[scenarios]
-    result = bootstrap_ci(acts, scenarios, n_boot=50, seed=0)
-    np.testing.assert_allclose(result.samples, result.observed, rtol=1e-12)
-    assert result.observed == pytest.approx((1.0 + 0.0) / 2)  # unit 0: min(1, 2); unit 1: zero rule
-
-
-def test_bootstrap_interval_is_the_percentile_interval() -> None:
-    acts, scenarios = noise_probe(seed=9)
-    wide = bootstrap_ci(acts, scenarios, n_boot=100, seed=1, confidence=0.95)
-    narrow = bootstrap_ci(acts, scenarios, n_boot=100, seed=1, confidence=0.5)
-    np.testing.assert_array_equal(wide.samples, narrow.samples)
-    assert wide.low == pytest.approx(np.quantile(wide.samples, 0.025))
-    assert wide.high == pytest.approx(np.quantile(wide.samples, 0.975))
-    assert wide.low <= narrow.low <= narrow.high <= wide.high
-
-
-def test_bootstrap_accepts_layer_mapping() -> None:
-    acts, scenarios = planted_probe()
-    whole = bootstrap_ci(acts, scenarios, n_boot=40, seed=2)
-    split = bootstrap_ci({"a": acts[:, :7], "b": acts[:, 7:]}, scenarios, n_boot=40, seed=2)
-    np.testing.assert_allclose(split.samples, whole.samples, rtol=1e-10)
-
-
-def test_bootstrap_validates_inputs() -> None:
-    acts, scenarios = noise_probe()
-    with pytest.raises(ValueError, match=r"confidence must be .* between 0 and 1"):
-        bootstrap_ci(acts, scenarios, confidence=1.0)
-    with pytest.raises(ValueError, match=r"confidence"):
-        bootstrap_ci(acts, scenarios, confidence=0.0)
-    with pytest.raises(ValueError, match=r"n_boot must be an integer >= 1"):
-        bootstrap_ci(acts, scenarios, n_boot=0)
-    with pytest.raises(ValueError, match=r"scenarios has 399 entries.*400 states"):
-        bootstrap_ci(acts, scenarios[:-1])

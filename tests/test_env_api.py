@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -11,11 +12,13 @@ import gymnasium
 import numpy as np
 import pytest
 from pettingzoo.test import api_test, parallel_api_test, parallel_seed_test, render_test, seed_test
+from pettingzoo.utils.conversions import aec_to_parallel
 
 import frogtoad_env
 from frogtoad_env import core, observations
 from frogtoad_env.core import HELP, HOP, JUMP, LEAP
 from frogtoad_env.render import CELL
+from tests.trajectory_digest import TrajectoryDigest
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "egocentric": {},
@@ -63,28 +66,28 @@ def assert_same_trajectory(a: list[tuple], b: list[tuple]) -> None:
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_parallel_api(name: str) -> None:
+def test_the_parallel_env_passes_pettingzoos_parallel_api_test(name: str) -> None:
     parallel_api_test(frogtoad_env.parallel_env(**CONFIGS[name]), num_cycles=1000)
 
 
 @pytest.mark.filterwarnings("ignore:We recommend agents to be named")
 @pytest.mark.parametrize("name", CONFIGS)
-def test_aec_api(name: str) -> None:
+def test_the_aec_env_passes_pettingzoos_api_test(name: str) -> None:
     api_test(frogtoad_env.env(**CONFIGS[name]), num_cycles=1000)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_parallel_seed(name: str) -> None:
+def test_the_parallel_env_passes_pettingzoos_parallel_seed_test(name: str) -> None:
     parallel_seed_test(functools.partial(frogtoad_env.parallel_env, **CONFIGS[name]))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_aec_seed(name: str) -> None:
+def test_the_aec_env_passes_pettingzoos_seed_test(name: str) -> None:
     seed_test(functools.partial(frogtoad_env.env, **CONFIGS[name]))
 
 
 @pytest.mark.parametrize("name", CONFIGS)
-def test_render_all_modes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_render_mode_passes_pettingzoos_render_test(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     render_test(functools.partial(frogtoad_env.env, **CONFIGS[name]))
     assert "frog energy" in capsys.readouterr().out
 
@@ -103,6 +106,50 @@ def test_different_seeds_give_different_trajectories(name: str) -> None:
     assert any(
         not np.array_equal(x[0]["frog"], y[0]["frog"]) or x[-1]["frog"] != y[-1]["frog"] for x, y in zip(a, b)
     )
+
+
+# Recorded from the reference implementation; a speed-up of the env must not change a bit of
+# any observation, reward, flag or info (value or type). Update only for a deliberate rule change.
+PINNED_DIGESTS: dict[str, str] = {
+    "egocentric": "365c9c5c11c15491a27348536ab2a0b3052fb5521b348d40af08f2ff75efc72b",
+    "custom-paper": "efef0e0c51aa8c4f972d514f99a31ebdba7c6100c3e4cedffcfefe0a4c83bd58",
+    "custom": "fd34421950d97382180f91f7e3eef8e0eecd929f71f899c93510f18bad20a2a2",
+}
+
+
+@pytest.mark.parametrize("name", PINNED_DIGESTS)
+def test_a_seeded_trajectory_matches_its_pinned_digest(name: str) -> None:
+    env = frogtoad_env.parallel_env(**CONFIGS[name])
+    rng = np.random.default_rng(8)
+    digest = TrajectoryDigest()
+    digest.feed(env.reset(seed=7))
+    for _ in range(1200):
+        if not env.agents:
+            digest.feed(env.reset())
+        digest.feed(env.step(random_actions(rng)))
+    assert digest.hexdigest() == PINNED_DIGESTS[name]
+
+
+@pytest.mark.parametrize("name", ["custom", "custom-paper"])
+def test_the_env_plays_exactly_the_batched_core_with_the_same_stream(name: str) -> None:
+    config = frogtoad_env.EnvConfig(**CONFIGS[name])
+    env = frogtoad_env.parallel_env(**CONFIGS[name])
+    obs, _ = env.reset(seed=4)
+    stream = core.RandomStream(np.random.default_rng(4))
+    state = core.new_games(1, config.rules)
+    expected = observations.observe(state, config.obs_mode, config.veil, stream)
+    rng = np.random.default_rng(5)
+    for _ in range(config.max_steps):
+        np.testing.assert_array_equal(np.stack([obs["frog"], obs["toad"]]), expected[0])
+        actions = random_actions(rng)
+        obs, _, _, _, infos = env.step(actions)
+        events = core.step(state, np.array([[actions["frog"], actions["toad"]]]), config.rules, stream)
+        expected = observations.observe(state, config.obs_mode, config.veil, stream)
+        for field in dataclasses.fields(state):
+            np.testing.assert_array_equal(getattr(env.game, field.name), getattr(state, field.name), err_msg=field.name)
+        assert [infos[a]["points"] for a in AGENTS] == events.points[0].tolist()
+        assert [infos[a]["energy_given"] for a in AGENTS] == events.energy_given[0].tolist()
+        assert [infos[a]["went_first"] for a in AGENTS] == [events.first_mover[0] == p for p in range(2)]
 
 
 def test_reset_with_the_same_seed_replays_the_episode_on_one_env() -> None:
@@ -151,10 +198,13 @@ def env() -> frogtoad_env.FrogToadParallelEnv:
     return environment
 
 
+@pytest.mark.parametrize("agent", AGENTS)
 @pytest.mark.parametrize(("value", "shown"), [(4, "got 4"), (-1, "got -1"), (np.int64(7), "got 7")])
-def test_an_action_out_of_range_is_rejected(env: frogtoad_env.FrogToadParallelEnv, value: Any, shown: str) -> None:
-    with pytest.raises(ValueError, match=rf"'toad'.*0\.\.3 \(hop, jump, leap, help\).*{shown}"):
-        env.step({"frog": 0, "toad": value})
+def test_an_action_out_of_range_is_rejected(
+    env: frogtoad_env.FrogToadParallelEnv, agent: str, value: Any, shown: str
+) -> None:
+    with pytest.raises(ValueError, match=rf"'{agent}'.*0\.\.3 \(hop, jump, leap, help\).*{shown}"):
+        env.step({"frog": 0, "toad": 0, agent: value})
 
 
 @pytest.mark.parametrize("value", [1.0, 2.5, "1", None, True, np.float32(1.0), [1]])
@@ -191,6 +241,19 @@ def test_a_rejected_action_leaves_the_game_untouched(env: frogtoad_env.FrogToadP
         env.step({"frog": 0, "toad": 9})
     for name in ("position", "energy", "score", "steps", "rough", "flies"):
         np.testing.assert_array_equal(getattr(env.game, name), getattr(before, name))
+
+
+@pytest.mark.parametrize("width", [1025, 10**9])
+def test_a_width_above_the_bound_is_rejected_before_anything_is_allocated(width: int) -> None:
+    with pytest.raises(ValueError, match=rf"width must be <= 1024.*got {width}"):
+        frogtoad_env.parallel_env(width=width)
+
+
+def test_the_widest_allowed_strip_plays() -> None:
+    env = frogtoad_env.parallel_env(width=1024)
+    env.reset(seed=0)
+    obs, *_ = env.step({"frog": HOP, "toad": LEAP})
+    assert obs["frog"].shape == (4 * 1024 + 30,)
 
 
 @pytest.mark.parametrize("width", [7, 0, -3, 8.0, "32", True])
@@ -266,7 +329,67 @@ def test_truncation_comes_exactly_at_max_steps(max_steps: int) -> None:
     env.step({"frog": 0, "toad": 0})
 
 
+def aec_digest(env: Any, actions: list[Any]) -> str:
+    """Digest of ``env.last()`` after each of ``actions``, stepped in turn."""
+    digest = TrajectoryDigest()
+    for action in actions:
+        env.step(action)
+        digest.feed(env.last())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("bad_action", [4, -1, 2.5, "hop"])
+def test_the_aec_env_refuses_a_bad_action_on_the_step_that_gives_it(bad_action: Any) -> None:
+    env = frogtoad_env.env()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"action for 'frog' must be"):
+        env.step(bad_action)
+    assert env.agent_selection == "frog"
+    reference = frogtoad_env.env()
+    reference.reset(seed=0)
+    actions = [HOP, LEAP, JUMP, HOP, HELP, HOP]
+    assert aec_digest(env, actions) == aec_digest(reference, actions)
+
+
+def test_the_aec_env_refuses_a_bad_toad_action_naming_the_toad() -> None:
+    env = frogtoad_env.env()
+    env.reset(seed=0)
+    env.step(HOP)
+    with pytest.raises(ValueError, match=r"action for 'toad' must be in 0\.\.3.*got 9"):
+        env.step(9)
+    assert env.agent_selection == "toad"
+    env.step(HOP)
+    assert env.infos["frog"]["points"] == 1 and env.infos["toad"]["points"] == 1
+
+
+def test_an_aec_action_for_a_truncated_agent_is_refused_naming_it_and_none_still_works() -> None:
+    env = frogtoad_env.env(max_steps=1)
+    env.reset(seed=0)
+    env.step(HOP)
+    env.step(HOP)
+    assert env.truncations == {"frog": True, "toad": True}
+    with pytest.raises(ValueError, match=r"'frog' is truncated.*only valid action is None.*reset\(\)"):
+        env.step(HOP)
+    for agent in AGENTS:
+        assert env.agent_selection == agent
+        env.step(None)
+    assert env.agents == []
+
+
+def test_aec_to_parallel_unwraps_the_aec_env_to_the_parallel_one() -> None:
+    assert isinstance(aec_to_parallel(frogtoad_env.env()), frogtoad_env.FrogToadParallelEnv)
+
+
 # --- infos -------------------------------------------------------------------------------
+
+
+#: The rules' four scenarios, written out: (self distressed, partner distressed) -> code.
+SCENARIO_BY_DISTRESS: dict[tuple[bool, bool], int] = {
+    (False, False): 0,  # none
+    (True, False): 1,  # self ("act")
+    (False, True): 2,  # other ("observe")
+    (True, True): 3,  # both
+}
 
 
 def test_infos_carry_every_key_and_agree_with_the_state() -> None:
@@ -283,7 +406,7 @@ def test_infos_carry_every_key_and_agree_with_the_state() -> None:
             assert set(info) == INFO_KEYS
             assert info["distress"] == bool(game.distress[0, p])
             assert info["partner_distress"] == bool(game.distress[0, 1 - p])
-            assert info["scenario"] == int(game.distress[0, p]) + 2 * int(game.distress[0, 1 - p])
+            assert info["scenario"] == SCENARIO_BY_DISTRESS[(info["distress"], info["partner_distress"])]
             assert info["energy"] == game.energy[0, p]
             assert info["score"] == game.score[0, p]
             assert info["position"] == game.position[0, p]

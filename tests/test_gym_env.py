@@ -14,9 +14,10 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import frogtoad_env
 from frogtoad_env import core, observations
-from frogtoad_env.core import FROG, HOP, JUMP, LEAP, TOAD
+from frogtoad_env.core import FROG, HELP, HOP, JUMP, LEAP, TOAD
 from frogtoad_env.gym_env import FrogToadGymEnv
 from frogtoad_env.scripted import scripted_actions
+from tests.trajectory_digest import TrajectoryDigest
 
 
 def unwrapped(env: gymnasium.Env) -> FrogToadGymEnv:
@@ -114,6 +115,48 @@ def test_a_bad_action_is_rejected_naming_the_player() -> None:
     env.reset(seed=0)
     with pytest.raises(ValueError, match=r"action for 'toad' must be in 0\.\.3.*got 5"):
         env.step(5)
+
+
+def test_step_before_reset_raises_reset_needed_on_the_bare_class() -> None:
+    with pytest.raises(gymnasium.error.ResetNeeded):
+        FrogToadGymEnv().step(HOP)
+
+
+def test_step_after_truncation_leaves_the_random_partner_untouched() -> None:
+    env = FrogToadGymEnv(partner="random", max_steps=3)
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(HOP)
+    state = env.partner_rng.bit_generator.state
+    with pytest.raises(gymnasium.error.ResetNeeded):
+        env.step(HOP)
+    assert env.partner_rng.bit_generator.state == state
+
+
+def continued_episode(env: gymnasium.Env, bad_action: Any | None) -> list[tuple]:
+    """Ten steps after ``reset(seed=0)``; with ``bad_action``, a rejected step comes first."""
+    env.reset(seed=0)
+    if bad_action is not None:
+        with pytest.raises(ValueError, match="action for 'frog'"):
+            env.step(bad_action)
+    return [env.step(action) for action in [HOP, LEAP, JUMP, HOP, HELP, HOP, LEAP, HOP, JUMP, HOP]]
+
+
+@pytest.mark.parametrize("bad_action", [4, -1, 1.5, "hop"])
+def test_a_rejected_action_changes_nothing_for_a_random_partner(bad_action: Any) -> None:
+    reference = continued_episode(gymnasium.make("FrogToad-v0", partner="random"), None)
+    assert same(continued_episode(gymnasium.make("FrogToad-v0", partner="random"), bad_action), reference)
+
+
+def test_a_rejected_action_does_not_call_a_callable_partner() -> None:
+    calls: list[np.ndarray] = []
+    env = gymnasium.make("FrogToad-v0", partner=lambda obs: calls.append(obs) or HOP)
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action for 'frog'"):
+        env.step(4)
+    assert calls == []
+    env.step(HOP)
+    assert len(calls) == 1
 
 
 # --- partners -----------------------------------------------------------------------------
@@ -279,6 +322,28 @@ def test_the_same_seed_gives_the_same_episode(partner: str, config: dict[str, An
 @pytest.mark.parametrize("partner", ["scripted", "random"])
 def test_different_seeds_give_different_episodes(partner: str) -> None:
     assert not same(rollout(partner, 8, steps=200), rollout(partner, 9, steps=200))
+
+
+# Recorded from the reference implementation: a change of the wrapper or the env beneath it
+# must not change a bit of what the player sees. Update only for a deliberate rule change.
+PINNED_DIGESTS: dict[str, str] = {
+    "scripted": "2fdde98e6b19ef267fbd85666955855fa38cab89efbab12f4162fb427b4eed49",
+    "random": "373c85eb6e2bef5b9b1180ac2d23f3a8705907261d1b5b4213f23aae313274b9",
+}
+
+
+@pytest.mark.parametrize("partner", PINNED_DIGESTS)
+def test_a_seeded_episode_matches_its_pinned_digest(partner: str) -> None:
+    env = gymnasium.make("FrogToad-v0", partner=partner)
+    rng = np.random.default_rng(8)
+    digest = TrajectoryDigest()
+    digest.feed(env.reset(seed=7))
+    for _ in range(1200):
+        step = env.step(int(rng.integers(4)))
+        digest.feed(step)
+        if step[2] or step[3]:
+            digest.feed(env.reset())
+    assert digest.hexdigest() == PINNED_DIGESTS[partner]
 
 
 def test_reseeding_replays_the_random_partner_on_one_env() -> None:

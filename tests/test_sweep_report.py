@@ -22,8 +22,8 @@ from sweeps.stats import (
     SUPPORTED,
     early_peak_verdict,
     effect_test,
+    finite_mean_ci,
     interior_optimum_verdict,
-    mean_ci,
 )  # fmt: skip
 
 T_975 = {2: 4.302652729911275, 3: 3.182446305284263}  # Student's t, 0.975 quantile, by degrees of freedom
@@ -115,11 +115,11 @@ def test_summary_gives_mean_and_t_interval_per_level(sweep_dir: Path) -> None:
         assert (sweep_dir / figure).stat().st_size > 1000
 
 
-def test_mean_ci_is_the_t_interval() -> None:
-    values = [1.0, 2.0, 4.0, 7.0]
+def test_the_interval_is_the_t_interval_of_the_known_values() -> None:
+    values = [1.0, 2.0, math.nan, 4.0, 7.0]  # a run whose metric is unknown is left out
     mean, sd = 3.5, math.sqrt(((2.5**2) + (1.5**2) + (0.5**2) + (3.5**2)) / 3)
-    assert mean_ci(values) == pytest.approx((mean, mean - T_975[3] * sd / 2, mean + T_975[3] * sd / 2))
-    assert math.isnan(mean_ci([1.0])[1]) and math.isnan(mean_ci([])[0])
+    assert finite_mean_ci(values) == pytest.approx((mean, mean - T_975[3] * sd / 2, mean + T_975[3] * sd / 2))
+    assert math.isnan(finite_mean_ci([1.0])[1]) and math.isnan(finite_mean_ci([])[0])
 
 
 def test_two_levels_give_welch_t_with_cohens_d() -> None:
