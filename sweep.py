@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import tomllib
 
 from experiment.run_folder import RunError
+from frogtoad_env.checks import check_int
 from sweeps.grid import FAILED_DIR, PRESETS, SEED, Grid, SweepFolder, estimate_seconds, level_text
 from train import CONFIG_FLAGS, OneLineErrorParser, folder, int_list, integer
 
@@ -136,12 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_report(argv[1:])
     parser = build_parser()
     given = vars(parser.parse_args(argv))
+    workers = given.get("workers", os.cpu_count() or 1)
     try:
+        check_int("--workers", workers)
         grid = grid_from_args(given)
         runs = grid.plan()
     except ValueError as error:
         parser.error(str(error))
-    workers = given.get("workers", os.cpu_count() or 1)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = SweepFolder(given.get("sweep_dir", DEFAULT_ROOT / stamp))
     try:

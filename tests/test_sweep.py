@@ -69,6 +69,7 @@ def test_the_command_line_takes_comma_lists_and_space_separated_net_archs(tmp_pa
         (["--net-arch", "17,x"], "17,x"),
         (["--seeds", "2", "--seed", "1"], "--seeds"),
         (["--learning-rate", "0.1"], "--learning-rate"),  # not a train.py flag
+        (["--workers", "0"], "--workers"),
     ],
 )
 def test_bad_input_exits_2_before_anything_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
