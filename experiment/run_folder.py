@@ -342,6 +342,8 @@ class EvalFiles:
     REPORT_MD: ClassVar[str] = "report.md"
     REPLAY_TXT: ClassVar[str] = "replay.txt"
     REPLAY_GIF: ClassVar[str] = "replay.gif"
+    INTERVENTIONS_PNG: ClassVar[str] = "interventions.png"
+    INTERVENTIONS_CSV: ClassVar[str] = "interventions.csv"
 
     @staticmethod
     def neurons_png(layer: str) -> str:
