@@ -32,6 +32,8 @@ from typing import Any, Callable, NoReturn, Sequence  # noqa: E402
 from experiment.config import ACTIVATION_NAMES, TrainConfig  # noqa: E402
 from experiment.run_folder import RunError, RunFolder, default_run_dir  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
+from frogtoad_env.core import RulesConfig, knob_docs  # noqa: E402
+from frogtoad_env.presets import PRESET_KNOBS, PRESETS, preset  # noqa: E402
 
 DEFAULTS = TrainConfig()
 ENV_KEYS = frozenset(f.name for f in fields(EnvConfig))
@@ -98,8 +100,14 @@ CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--dependency", "dependency", number, "mutual dependency D in [0, 1]"),
     ("--prosocial", "prosocial", number, "weight of the partner's points in the reward, in [0, 1]"),
     ("--max-steps", "max_steps", integer, "episode length in steps"),
+    *(
+        (f"--{key.replace('_', '-')}", key, integer if isinstance(getattr(RulesConfig, key), int) else number, doc)
+        for key, doc in knob_docs().items()
+        if key in PRESET_KNOBS
+    ),
     ("--checkpoint-every", "checkpoint_every", integer, "agent-steps between checkpoints"),
     ("--probe-every", "probe_every", integer, "agent-steps between CMNI probes (default: = --checkpoint-every)"),
+    ("--probe-null-draws", "probe_null_draws", integer, "untrained networks in the CMNI probe's untrained null"),
     ("--n-steps", "n_steps", integer, "env steps per slot per PPO rollout (rollout = n_steps x 2 x games)"),
     ("--learning-rate", "learning_rate", number, "Adam step size at the start; decays linearly to 0 at --timesteps"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:N, mps or auto"),
@@ -130,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
         default = defaults[key]
         shown = ",".join(map(str, default)) if isinstance(default, list) else default
         parser.add_argument(flag, dest=key, metavar=key.upper(), type=kind, help=f"{text} (default {shown})")
+    parser.add_argument("--preset", choices=list(PRESETS),
+                        help="named values of the rules knobs --rough-rate-start ... --help-leap-probability "
+                        "(default paper); a knob flag given too overrides its value")  # fmt: skip
     parser.add_argument("--no-probe", action="store_true", help="do not run the CMNI probe callback")
     parser.add_argument("--run-dir", type=folder, metavar="DIR", help="run folder (default runs/<timestamp>_c<coupling>)")
     parser.add_argument("--resume", type=folder, metavar="RUN_DIR",
@@ -141,7 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(given: dict[str, Any]) -> TrainConfig:
     """TrainConfig from the given flags (absent ones keep the defaults); ValueError names the bad flag."""
-    env = {k: v for k, v in given.items() if k in ENV_KEYS}
+    env = {
+        **(preset(given["preset"]) if "preset" in given else {}),
+        **{k: v for k, v in given.items() if k in ENV_KEYS},
+    }
     top = {k: v for k, v in given.items() if k in FLAG_OF_KEY and k not in ENV_KEYS}
     if given.get("no_probe"):
         top["probe"] = False

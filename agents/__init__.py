@@ -5,8 +5,10 @@ and the training library behind ``python train.py``.
   :func:`~agents.coupled.coupled_policy_kwargs` (the self/other coupling knob).
 - :mod:`agents.vec_env`: :class:`~agents.vec_env.FrogToadVecEnv`, ``n_games`` games as
   ``2 * n_games`` SB3 env slots.
-- :mod:`agents.training`: :class:`~agents.training.TrainConfig`,
-  :func:`~agents.training.train`, :func:`~agents.training.resume`, the run-folder layout.
+- :mod:`agents.checkpoints`: :func:`~agents.checkpoints.load_ppo` and
+  :func:`~agents.checkpoints.save_ppo`, the one place that loads and saves a PPO policy.
+- :mod:`agents.training`: :func:`~agents.training.train` and :func:`~agents.training.resume`
+  (the settings are :class:`experiment.config.TrainConfig`, the files :mod:`experiment.run_folder`).
 
 Submodules are imported on demand (``from agents.training import train``), so importing
 one of them does not pull in the others.
@@ -14,4 +16,4 @@ one of them does not pull in the others.
 
 from __future__ import annotations
 
-__all__ = ["coupled", "training", "vec_env"]
+__all__ = ["checkpoints", "coupled", "training", "vec_env"]

@@ -34,11 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from agents.evaluation import ModelPolicy, ObservationPolicy, RandomPolicy, ScriptedPolicy, SeatPolicy, play_episodes  # noqa: E402
 from agents.checkpoints import load_ppo  # noqa: E402
 from agents.training import train  # noqa: E402
+from evaluation.episodes import play_episodes  # noqa: E402
+from evaluation.partners import ModelPolicy, ObservationPolicy, RandomPolicy, ScriptedPolicy, SeatPolicy  # noqa: E402
 from experiment.config import TrainConfig  # noqa: E402
-from experiment.run_folder import CONFIG_FILE, RunFolder, default_run_dir  # noqa: E402
+from experiment.run_folder import default_run_dir, resolve_run  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
 from frogtoad_env.core import HOP  # noqa: E402
 
@@ -46,15 +47,6 @@ from frogtoad_env.core import HOP  # noqa: E402
 def points_per_player(policy: SeatPolicy, env_config: EnvConfig, n_games: int, seed: int) -> np.ndarray:
     """Points of every player, shape (2 * n_games,), with ``policy`` in both seats of each game."""
     return play_episodes(policy, policy, env_config, n_games, seed=seed).scores.reshape(-1).astype(np.float64)
-
-
-def config_for_model(model_path: Path) -> TrainConfig:
-    """The run's config.json next to ``final_model.zip`` or above ``checkpoints/``; defaults otherwise."""
-    for folder in (model_path.parent, model_path.parent.parent):
-        if (folder / CONFIG_FILE).is_file():
-            return RunFolder(folder).load_config()
-    print(f"note: no {CONFIG_FILE} found near {model_path}; using the default config", file=sys.stderr)
-    return TrainConfig()
 
 
 def line(name: str, scores: np.ndarray, reference: float) -> str:
@@ -76,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
 
     wall = float("nan")
     if args.model is not None:
-        config = config_for_model(args.model)
+        resolved = resolve_run(args.model)  # the config of the enclosing run folder, else the defaults
+        for note in resolved.notes:
+            print(f"note: {note}", file=sys.stderr)
+        config = resolved.config
         model = load_ppo(args.model, config)
         print(f"model: {args.model} ({model.num_timesteps:_} agent-steps)")
     else:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -37,13 +37,24 @@ POLICIES: dict[str, Policy] = {
 PROTOTYPE_FIGURES = {"scripted": 414, "hop-only": 144, "random": 112}
 
 
-def play(policy: Policy, games: int, steps: int, seed: int, config: core.RulesConfig) -> np.ndarray:
-    """Final scores (games, 2) of ``games`` seeded episodes."""
+class Outcome(NamedTuple):
+    """What ``games`` seeded episodes of one policy produced."""
+
+    scores: np.ndarray  # (games, 2) float64, final points of frog and toad
+    stall_fraction: float  # share of player-steps that ended at 0 energy
+    helps: int  # player-steps whose help took effect
+
+
+def play(policy: Policy, games: int, steps: int, seed: int, config: core.RulesConfig) -> Outcome:
+    """Play ``games`` seeded episodes of ``steps`` steps from the start state."""
     state = core.new_games(games, config)
     stream, rng = core.RandomStream(seed), np.random.default_rng(seed)
+    stalled = helps = 0
     for _ in range(steps):
-        core.step(state, policy(state, rng), config, stream)
-    return state.score.astype(np.float64)
+        events = core.step(state, policy(state, rng), config, stream)
+        stalled += int(state.stalled.sum())
+        helps += int(events.helped.sum())
+    return Outcome(state.score.astype(np.float64), stalled / (2 * games * steps), helps)
 
 
 def summary(scores: np.ndarray) -> dict[str, float]:
@@ -75,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     print("-" * len(header))
     for name, policy in POLICIES.items():
         start = time.perf_counter()
-        results[name] = row = summary(play(policy, args.games, args.steps, args.seed, config))
+        results[name] = row = summary(play(policy, args.games, args.steps, args.seed, config).scores)
         seconds = time.perf_counter() - start
         ci = f"[{row['ci_low']:.1f}, {row['ci_high']:.1f}]"
         print(

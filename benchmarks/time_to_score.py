@@ -63,7 +63,8 @@ OLD_DEFAULTS: dict[str, Any] = dict(
 def final_score(model: Any, config: TrainConfig, n_games: int, seed: int) -> np.ndarray:
     """Points of every player, shape (2 * n_games,): the greedy policy in both seats of
     ``n_games`` seeded games of ``config.env``. The one place this script calls the evaluation code."""
-    from agents.evaluation import ModelPolicy, play_episodes
+    from evaluation.episodes import play_episodes
+    from evaluation.partners import ModelPolicy
 
     policy = ModelPolicy(model, deterministic=True)
     return play_episodes(policy, policy, config.env, n_games, seed=seed).scores.reshape(-1).astype(np.float64)

@@ -1,7 +1,7 @@
 """Circuit analysis by weight z-scores, after the paper's circuit figures.
 
 Pure numpy; no torch import. The caller extracts the weight matrices from a policy
-(see :func:`agents.evaluation.policy_weight_chain`) and passes numpy arrays here.
+(see :func:`cmni.weights.policy_weight_chain`) and passes numpy arrays here.
 
 A network is described as a chain of probed layers ``L_0, L_1, ..., L_{k-1}`` (e.g.
 ``coupled``, ``pi.0``) followed by the action logits. ``weights[i]`` is the matrix
@@ -47,6 +47,7 @@ __all__ = [
     "DEFAULT_ACTION_NAMES",
     "SOURCE_KINDS",
     "PATH_KINDS",
+    "PATH_COLUMNS",
     "CircuitPath",
     "CircuitAnalysis",
     "weight_zscores",
@@ -62,6 +63,9 @@ SOURCE_KINDS: tuple[str, str] = ("mirror", "partner")
 
 #: Path classes, in report order.
 PATH_KINDS: tuple[str, ...] = ("self-preservation", "tactical help", "empathy", "mirror help", "other")
+#: The fields of a path as a table row (:meth:`CircuitPath.as_row`; the header of the circuits table).
+PATH_COLUMNS: tuple[str, ...] = ("path", "kind", "source_kind", "source_layer", "source_unit", "action", "length", "z",
+                                 "weights", "min_abs_z", "sign")  # fmt: skip
 
 #: Name of the logit layer in node tuples.
 ACTION_LAYER: str = "action"
@@ -145,20 +149,21 @@ class CircuitPath:
         return f"{' -> '.join(parts)} (z {zs})"
 
     def as_row(self) -> dict[str, Any]:
-        """A flat, JSON/CSV-friendly description."""
-        return {
-            "path": self.name,
-            "kind": self.kind,
-            "source_kind": self.source_kind,
-            "source_layer": self.source[0],
-            "source_unit": int(self.source[1]),
-            "action": self.action,
-            "length": len(self.z),
-            "z": [round(float(v), 4) for v in self.z],
-            "weights": [round(float(v), 6) for v in self.weights],
-            "min_abs_z": round(self.min_abs_z, 4),
-            "sign": self.sign,
-        }
+        """A flat, JSON/CSV-friendly description, keyed by :data:`PATH_COLUMNS`."""
+        values = (
+            self.name,
+            self.kind,
+            self.source_kind,
+            self.source[0],
+            int(self.source[1]),
+            self.action,
+            len(self.z),
+            [round(float(v), 4) for v in self.z],
+            [round(float(v), 6) for v in self.weights],
+            round(self.min_abs_z, 4),
+            self.sign,
+        )
+        return dict(zip(PATH_COLUMNS, values, strict=True))
 
 
 @dataclass(frozen=True)

@@ -54,10 +54,10 @@ def atomic_write_text(path: str | os.PathLike, text: str, fsync: bool = True) ->
     return atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
 
 
-def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], fsync: bool = True) -> Path:
-    """``np.savez(path, **arrays)``, atomically."""
+def atomic_savez(path: str | os.PathLike, arrays: dict[str, np.ndarray], fsync: bool = True, compressed: bool = False) -> Path:
+    """``np.savez(path, **arrays)`` (``np.savez_compressed`` if ``compressed``), atomically."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    (np.savez_compressed if compressed else np.savez)(buffer, **arrays)
     return atomic_write_bytes(path, buffer.getvalue(), fsync=fsync)
 
 

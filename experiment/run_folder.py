@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import ClassVar
 
 from experiment.atomic import atomic_write_text
 from experiment.config import TrainConfig
@@ -192,6 +193,23 @@ def _cell(column: str, value: float) -> float | int:
 # --------------------------------------------------------------------------- one run folder
 
 
+@contextlib.contextmanager
+def folder_lock(folder: Path, name: str, busy: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder/name`` (folder created if absent) for the block;
+    RunError(``busy``) at once if another process holds it. A killed process releases it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / name, "a")
+    except OSError as error:
+        raise RunError(f"cannot use the folder {str(folder)!r}: {one_line(error)}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(busy) from None
+        yield
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """Paths of one run folder (nothing is created or read until asked)."""
@@ -262,17 +280,8 @@ class RunFolder:
         """Hold an exclusive lock on the folder (created if absent) for the block, so two
         processes never train in one run folder; RunError at once if another holds it.
         The lock is the kernel's (``flock``): a killed process releases it."""
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path / LOCK_FILE, "a")
-        except OSError as error:
-            raise RunError(f"cannot use the run folder {str(self.path)!r}: {one_line(error)}") from None
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunError(f"another process is using the run folder {str(self.path)!r}; wait for it or "
-                               "stop it first") from None  # fmt: skip
+        busy = f"another process is using the run folder {str(self.path)!r}; wait for it or stop it first"
+        with folder_lock(self.path, LOCK_FILE, busy):
             yield
 
     def is_run(self) -> bool:
@@ -310,6 +319,52 @@ def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | 
     return candidate
 
 
+# --------------------------------------------------------------------------- what evaluate.py writes
+
+
+@dataclass(frozen=True)
+class EvalFiles:
+    """The files ``evaluate.py`` writes into one folder (``RUN_DIR/eval`` by default).
+
+    The names are class attributes (``report.md`` links the figures by name); the
+    properties are paths in :attr:`folder`. One figure and one table per probed layer
+    are named by :meth:`neurons_png` and :meth:`candidates_csv`.
+    """
+
+    folder: Path
+
+    CMNI_CURVE_PNG: ClassVar[str] = "cmni_over_training.png"
+    CMNI_CURVE_CSV: ClassVar[str] = "cmni_over_training.csv"
+    CIRCUITS_PNG: ClassVar[str] = "circuits.png"
+    CIRCUITS_CSV: ClassVar[str] = "circuits.csv"
+    BEHAVIOUR_CSV: ClassVar[str] = "behaviour.csv"
+    METRICS_JSON: ClassVar[str] = "metrics.json"
+    REPORT_MD: ClassVar[str] = "report.md"
+    REPLAY_TXT: ClassVar[str] = "replay.txt"
+    REPLAY_GIF: ClassVar[str] = "replay.gif"
+    INTERVENTIONS_PNG: ClassVar[str] = "interventions.png"
+    INTERVENTIONS_CSV: ClassVar[str] = "interventions.csv"
+
+    @staticmethod
+    def neurons_png(layer: str) -> str:
+        """``neurons_<layer>.png``: mean activation per unit and scenario of one layer."""
+        return f"neurons_{file_part(layer)}.png"
+
+    @staticmethod
+    def candidates_csv(layer: str) -> str:
+        """``candidates_<layer>.csv``: the mirror candidates of one layer."""
+        return f"candidates_{file_part(layer)}.csv"
+
+    def __truediv__(self, name: str) -> Path:
+        """``files / EvalFiles.REPORT_MD``: the path of a file in :attr:`folder`."""
+        return self.folder / name
+
+
+def file_part(layer: str) -> str:
+    """A layer name as a file-name part (``pi.0`` stays ``pi.0``; other characters become ``_``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)
+
+
 # --------------------------------------------------------------------------- what evaluate.py reads
 
 
@@ -336,6 +391,17 @@ class ResolvedRun:
     @property
     def checkpoints(self) -> list[tuple[int, Path]]:
         return self.run.checkpoints() if self.run is not None else []
+
+    @property
+    def default_eval_dir(self) -> Path:
+        """``RUN_DIR/eval`` for the run's ``final_model.zip``, ``RUN_DIR/eval/<stem>`` for any
+        other model of a run (e.g. ``eval/step_000000500000``), ``<stem>_eval`` beside a
+        model that belongs to no run folder."""
+        if self.run is None:
+            return self.model_path.with_name(f"{self.model_path.stem}_eval")
+        if self.model_path.name == FINAL_MODEL:
+            return self.run.eval_dir
+        return self.run.eval_dir / self.model_path.stem
 
 
 def resolve_run(path: Path | str, checkpoint: str | int | None = None) -> ResolvedRun:

@@ -27,12 +27,14 @@ def check_positive(name: str, value: object, allow_zero: bool = False) -> float:
     return float(value)
 
 
-def check_unit_interval(name: str, value: object) -> float:
-    """``value`` as a float, or ValueError unless it is a number in [0, 1] (NaN is rejected)."""
+def check_unit_interval(name: str, value: object, allow_zero: bool = True) -> float:
+    """``value`` as a float, or ValueError unless it is a number in [0, 1] ((0, 1] if not
+    ``allow_zero``; NaN is rejected)."""
+    allowed = "[0, 1]" if allow_zero else "(0, 1]"
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        raise ValueError(f"{name} must be a number in {allowed}, got {value!r}")
+    if not (0.0 <= float(value) <= 1.0 and (allow_zero or float(value) > 0.0)):
+        raise ValueError(f"{name} must be in {allowed}, got {value!r}")
     return float(value)
 
 

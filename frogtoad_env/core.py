@@ -15,13 +15,15 @@ Actions (``Discrete(4)``, the same for both players)
     id    name   effect
     ====  =====  ==============================================================
     0     hop    energy >= 1 and ``pos+1`` inside the strip: move +1, score +1
-    1     jump   a fly above the player (same column): energy +4 (cap 20), the
-                 fly is eaten. Works at 0 energy: a stalled player's way back.
+    1     jump   a fly above the player (same column): energy +fly_energy (4,
+                 cap 20), the fly is eaten. Works at 0 energy: a stalled
+                 player's way back.
     2     leap   energy >= 1 and ``pos+5`` inside the strip: move +5, energy -1
     3     help   helper energy >= 1 and the partner's ``pos+5`` inside the
-                 strip: if partner energy < 20, partner +2 (cap) and helper -1;
-                 then with probability 0.25 the partner does a normal leap
-                 (its own cost and landing rule)
+                 strip: if partner energy < 20, partner +help_energy (2, cap)
+                 and helper -1; then with probability help_leap_probability
+                 (0.25) the partner does a normal leap (its own cost and
+                 landing rule)
     ====  =====  ==============================================================
 
     Landing on a rough cell (hop or leap, own or assisted) costs 1 energy; energy never
@@ -42,11 +44,14 @@ One step, in order
        (clamped at 0); for ``shift < 0`` the ground moves right, solid cells enter on
        the left and both players move right (clamped at ``width - 1``).
     4. Terrain: every new right-edge cell starts a rough patch with probability
-       ``rough_rate`` (ramps from 0 by +0.005 per generated cell (the original's "per scroll") up to 0.075); a patch
-       is 1-4 rough cells (uniform) followed by one solid cell.
+       ``rough_rate``, which ramps from ``rough_rate_start`` (0) by ``rough_rate_step``
+       (+0.005) per generated cell (the original's "per scroll") up to ``rough_rate_max``
+       (0.075); a patch is 1-4 rough cells (uniform) followed by one solid cell.
     5. Flies (screen coordinates, they do not scroll): every cell spawns a fly with
-       probability 0.01, then every fly drifts -1, 0 or +1 (uniform, clamped to the
-       strip); flies landing on one cell merge.
+       probability ``fly_spawn_probability`` (0.01), then every fly drifts -1, 0 or +1
+       (uniform, clamped to the strip); flies landing on one cell merge.
+
+The numbers in parentheses are the paper's values, the defaults of :class:`RulesConfig`.
 
 All arrays carry a leading batch axis ``B`` (number of games); the player axis has
 size 2 (0 frog, 1 toad).
@@ -55,6 +60,7 @@ size 2 (0 frog, 1 toad).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -68,11 +74,7 @@ FROG, TOAD = 0, 1
 AGENT_NAMES: tuple[str, str] = ("frog", "toad")
 
 MAX_ENERGY = 20
-FLY_ENERGY = 4
-HELP_ENERGY = 2
 LEAP_DISTANCE = 5
-HELP_LEAP_PROBABILITY = 0.25
-FLY_SPAWN_PROBABILITY = 0.01
 MIN_WIDTH = 8
 #: Widest strip: 32x the paper's 32 cells. Memory grows with width (a (B, 2, 4W + 30) float32
 #: observation batch is 135 MB at B = 4096 here), and an unbounded width such as 10**9 gets
@@ -87,32 +89,63 @@ SCENARIO_NAMES: tuple[str, ...] = ("none", "self", "other", "both")
 CODE_FROG, CODE_TOAD, CODE_JUMPING, CODE_LEAPING, CODE_HELPING, CODE_DISTRESS = 4, 5, 6, 7, 8, 9
 
 
+def _knob(default: float, doc: str) -> Any:
+    """A rules field with its one-line doc (allowed range included), read by CLIs for --help."""
+    return field(default=default, metadata={"doc": doc})
+
+
 @dataclass(frozen=True)
 class RulesConfig:
-    """The knobs of the rules themselves (observation knobs live in the envs).
+    """The knobs of the rules themselves (observation and reward knobs live in EnvConfig).
 
-    Attributes:
-        width: cells in the strip, 8 to 1024 (:data:`MAX_WIDTH`).
-        dependency: D in [0, 1]; 1 is the paper's mean-position anchor (a player who
-            races ahead must wait), 0 lets the world follow the leader.
-        rough_rate_start: rough-patch start probability of the first generated cell.
-        rough_rate_step: increase of the rate per generated cell.
-        rough_rate_max: cap of the rate.
+    The defaults are the paper's game. Each field's one-line doc is in its metadata
+    (:func:`knob_docs`); an invalid value or a degenerate combination raises ValueError
+    naming the knob and its allowed range.
     """
 
-    width: int = 32
-    dependency: float = 1.0
-    rough_rate_start: float = 0.0
-    rough_rate_step: float = 0.005
-    rough_rate_max: float = 0.075
+    width: int = _knob(32, f"cells in the strip, an integer in [{MIN_WIDTH}, {MAX_WIDTH}]")
+    dependency: float = _knob(
+        1.0, "D in [0, 1]: the scroll anchor follows the players' mean (1, a leader must wait) or the leader (0)"
+    )
+    rough_rate_start: float = _knob(
+        0.0, "rough-patch start probability of the first generated cell, in [0, rough_rate_max]"
+    )
+    rough_rate_step: float = _knob(0.005, "increase of the rough-patch probability per generated cell, in [0, 1]")
+    rough_rate_max: float = _knob(0.075, "cap of the rough-patch probability, in [0, 1]")
+    fly_spawn_probability: float = _knob(0.01, "probability that a cell spawns a fly each step, in (0, 1]")
+    fly_energy: int = _knob(4, f"energy a caught fly gives (capped at {MAX_ENERGY}), an integer in [1, {MAX_ENERGY}]")
+    help_energy: int = _knob(
+        2, f"energy a help gives a partner below {MAX_ENERGY} (the helper pays 1), an integer in [1, {MAX_ENERGY}]"
+    )
+    help_leap_probability: float = _knob(0.25, "probability that a help also makes the partner leap, in [0, 1]")
 
     def __post_init__(self) -> None:
         check_int("width", self.width, MIN_WIDTH)
         if self.width > MAX_WIDTH:
             raise ValueError(f"width must be <= {MAX_WIDTH} (memory grows with it; the paper uses 32), got {self.width}")
-        check_unit_interval("dependency", self.dependency)
-        for name in ("rough_rate_start", "rough_rate_step", "rough_rate_max"):
+        for name in ("dependency", "rough_rate_start", "rough_rate_step", "rough_rate_max", "help_leap_probability"):
             check_unit_interval(name, getattr(self, name))
+        if self.rough_rate_start > self.rough_rate_max:
+            raise ValueError(
+                f"rough_rate_start must be in [0, rough_rate_max = {self.rough_rate_max}], got {self.rough_rate_start!r}"
+            )
+        # without flies, or with flies worth nothing, a stalled pair could never move again
+        check_unit_interval("fly_spawn_probability", self.fly_spawn_probability, allow_zero=False)
+        check_int("fly_energy", self.fly_energy, 1, MAX_ENERGY)
+        check_int("help_energy", self.help_energy, 1, MAX_ENERGY)
+
+    def kernel_args(self) -> tuple[float, float, float, float, int, int, float]:
+        """The knobs the compiled step kernel takes, in its argument order (width is the arrays')."""
+        return (
+            float(self.dependency), float(self.rough_rate_step), float(self.rough_rate_max),
+            float(self.fly_spawn_probability), int(self.fly_energy), int(self.help_energy),
+            float(self.help_leap_probability),
+        )  # fmt: skip
+
+
+def knob_docs() -> dict[str, str]:
+    """The one-line doc of every :class:`RulesConfig` field, by name, in field order."""
+    return {f.name: f.metadata["doc"] for f in fields(RulesConfig)}
 
 
 @dataclass
@@ -377,7 +410,8 @@ def step(
         first_mover: optional (B,) fixed action order (0 frog first, 1 toad first);
             tests use it to check each rule exactly. Drawn from ``stream`` if None.
         help_roll: optional (B, 2) fixed assisted-leap rolls in [0, 1); a help makes
-            the partner leap when the helper's roll is below 0.25. Drawn if None.
+            the partner leap when the helper's roll is below
+            ``config.help_leap_probability``. Drawn if None.
 
     Returns:
         The step's events.
@@ -413,7 +447,7 @@ def step(
         state.rough_rate, state.patch_rough_left, state.patch_solid_due,
         state.last_action, state.display_code, state.distress, state.steps,
         actions.astype(np.int64, copy=False), forced_first, forced_roll,
-        float(config.dependency), float(config.rough_rate_step), float(config.rough_rate_max),
+        *config.kernel_args(),
         stream.buffer, stream.cursor,
         events.points, events.energy_given, events.first_mover, events.shift, events.flags,
     )  # fmt: skip
@@ -439,6 +473,7 @@ def _step_kernel(  # pragma: no cover - compiled
     rough, flies, position, energy, score, rough_rate, patch_rough_left, patch_solid_due,
     last_action, display_code, distress, steps,
     actions, forced_first, forced_roll, dependency, rate_step, rate_max,
+    fly_spawn_probability, fly_energy, help_energy, help_leap_probability,
     rand, cursor,
     points, energy_given, first_mover, shift_out, flags,
 ):  # fmt: skip
@@ -471,7 +506,7 @@ def _step_kernel(  # pragma: no cover - compiled
                     flags[g, p, FLAG_HOPPED] = True
             elif action == JUMP:
                 if flies[g, pos]:
-                    energy[g, p] = min(energy[g, p] + FLY_ENERGY, MAX_ENERGY)
+                    energy[g, p] = min(energy[g, p] + fly_energy, MAX_ENERGY)
                     flies[g, pos] = False
                     flags[g, p, FLAG_JUMPED_FLY] = True
             elif action == LEAP:
@@ -484,7 +519,7 @@ def _step_kernel(  # pragma: no cover - compiled
                     flags[g, p, FLAG_HELPED] = True
                     if energy[g, q] < MAX_ENERGY:
                         before = energy[g, q]
-                        energy[g, q] = min(before + HELP_ENERGY, MAX_ENERGY)
+                        energy[g, q] = min(before + help_energy, MAX_ENERGY)
                         energy_given[g, p] += energy[g, q] - before
                         energy[g, p] -= 1
                     if forced_roll[g, p] >= 0.0:
@@ -494,7 +529,7 @@ def _step_kernel(  # pragma: no cover - compiled
                         c += 1
                     # the assisted leap is a normal leap of the partner: its own energy
                     # (possibly just given) pays for it, and the landing rule applies
-                    if roll < HELP_LEAP_PROBABILITY and energy[g, q] >= 1:
+                    if roll < help_leap_probability and energy[g, q] >= 1:
                         energy[g, q] -= 1
                         _move(g, q, LEAP_DISTANCE, rough, position, energy, flags)
                         flags[g, q, FLAG_ASSISTED_LEAP] = True
@@ -555,7 +590,7 @@ def _step_kernel(  # pragma: no cover - compiled
 
         # 5. flies: spawn, then drift -1 / 0 / +1 (clamped), merging on one cell
         for x in range(w):
-            if rand[c] < FLY_SPAWN_PROBABILITY:
+            if rand[c] < fly_spawn_probability:
                 flies[g, x] = True
             c += 1
         new_flies[:] = False

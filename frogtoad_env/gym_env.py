@@ -106,8 +106,12 @@ def _make_partner(spec: PartnerSpec, partner: str) -> Callable[[FrogToadGymEnv],
 
 
 def _load_sb3_model(path: str | os.PathLike) -> Any:
-    from stable_baselines3 import PPO
-
+    """A saved PPO policy, through the project's one loader (torch and SB3 load only here)."""
     if not os.path.exists(path) and not os.path.exists(f"{path}.zip"):
         raise ValueError(f"partner {str(path)!r} is neither 'scripted', 'random' nor an existing SB3 model file")
-    return PPO.load(path, device="cpu")
+    from agents.checkpoints import load_ppo
+
+    try:
+        return load_ppo(path)
+    except Exception as error:  # RunError: not a PPO save, or it does not fit the game
+        raise ValueError(f"partner {str(path)!r}: {error}") from None

@@ -183,7 +183,7 @@ class _SingleGameStepper:
 
     def __init__(self, config: EnvConfig) -> None:
         rules = config.rules
-        self.knobs = (float(rules.dependency), float(rules.rough_rate_step), float(rules.rough_rate_max))
+        self.knobs = rules.kernel_args()
         self.obs_mode, self.veil = config.obs_mode, float(config.veil)
         self.observe_kernel = _paper_kernel if config.obs_mode == "paper" else _egocentric_kernel
         self.obs_shape = (1, 2, observation_space(config.obs_mode, config.width).shape[0])

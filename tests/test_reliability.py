@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from stable_baselines3.common.callbacks import BaseCallback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import train as train_cli
@@ -24,25 +23,13 @@ from experiment.atomic import FILE_MODE
 from experiment.config import TrainConfig
 from experiment.run_folder import RunError, RunFolder, read_cmni_csv, write_cmni_csv
 from frogtoad_env.config import EnvConfig
+from tests.interrupts import InterruptAt
 
 REPO = Path(__file__).resolve().parents[1]
 #: 2 games x 128 steps = 512 agent-steps per rollout, checkpoints at 1024, 2048 (and 3072)
 TINY = TrainConfig(timesteps=2048, n_games=2, checkpoint_every=1024, probe=False, env=EnvConfig(max_steps=50), net_arch=(8, 8))
 PROBED = TrainConfig.from_dict({**TINY.to_dict(), "timesteps": 3072, "probe": True, "probe_per_scenario": 20,
                                 "probe_permutations": 5})  # fmt: skip
-
-
-class InterruptAt(BaseCallback):
-    """Raises KeyboardInterrupt once ``num_timesteps`` reaches ``step``, like Ctrl-C would."""
-
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.step = step
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.step:
-            raise KeyboardInterrupt
-        return True
 
 
 def cli_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

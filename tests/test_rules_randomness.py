@@ -28,7 +28,7 @@ def test_an_effective_help_makes_the_partner_leap_with_probability_one_quarter()
     events = core.step(state, np.tile([HELP, JUMP], (games, 1)), core.RulesConfig(), core.RandomStream(1))
     helped = events.helped[:, FROG]
     assert helped.all()
-    assert_binomial(int(events.assisted_leap[:, TOAD].sum()), int(helped.sum()), core.HELP_LEAP_PROBABILITY)
+    assert_binomial(int(events.assisted_leap[:, TOAD].sum()), int(helped.sum()), 0.25)
 
 
 def test_assisted_leaps_over_whole_episodes_follow_one_quarter_of_the_helps() -> None:
@@ -42,7 +42,7 @@ def test_assisted_leaps_over_whole_episodes_follow_one_quarter_of_the_helps() ->
         helps += int(events.helped.sum())
         leaps += int(events.assisted_leap.sum())
     assert helps > 20_000
-    assert_binomial(leaps, helps, core.HELP_LEAP_PROBABILITY)
+    assert_binomial(leaps, helps, 0.25)
 
 
 def test_every_cell_spawns_a_fly_with_probability_0_01_per_step() -> None:
@@ -50,7 +50,7 @@ def test_every_cell_spawns_a_fly_with_probability_0_01_per_step() -> None:
     state = core.make_state(np.zeros((games, W), dtype=bool), position=(15, 17))
     core.step(state, np.tile([JUMP, JUMP], (games, 1)), core.RulesConfig(), core.RandomStream(3))
     trials = games * W
-    p = core.FLY_SPAWN_PROBABILITY
+    p = 0.01
     # Two spawned flies merge only if both spawn within two cells and drift onto one cell:
     # at most 2 * p**2 per cell, so the expected count is below trials * p by < 2 * p**2 * trials.
     merged_at_most = 2 * p * p * trials
@@ -67,7 +67,7 @@ def test_flies_drift_left_stay_or_right_with_one_third_each() -> None:
     core.step(state, np.tile([JUMP, JUMP], (games, 1)), core.RulesConfig(), core.RandomStream(4))
     # a cell next to (or at) the fly also holds one if a fly spawned on one of the two other
     # cells that can drift onto it (the fly's own cell already has a fly to spawn on)
-    p_spawn_there = core.FLY_SPAWN_PROBABILITY / 3
+    p_spawn_there = 0.01 / 3
     expected = 1 - (2 / 3) * (1 - p_spawn_there) ** 2
     for cell in (7, 8, 9):
         assert_binomial(int(state.flies[:, cell].sum()), games, expected)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from stable_baselines3.common.callbacks import BaseCallback
 
 import train as train_cli
 from agents.checkpoints import load_ppo, save_ppo
@@ -22,6 +21,7 @@ from experiment.config import TrainConfig
 from experiment.run_folder import CONFIG_FILE, FINAL_MODEL, TB_DIR, RunError, RunFolder
 from experiment.atomic import atomic_write_bytes
 from frogtoad_env.config import EnvConfig
+from tests.interrupts import InterruptAt
 
 REPO = Path(__file__).resolve().parents[1]
 #: a tiny run: 2 games (4 slots) x 128 steps = 512 agent-steps per rollout, 50-step episodes
@@ -56,19 +56,6 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "finished"
     assert train_cli.main([*TINY_FLAGS, "--run-dir", str(run_dir)]) == 0
     return run_dir
-
-
-class InterruptAt(BaseCallback):
-    """Raises KeyboardInterrupt once ``num_timesteps`` reaches ``step``, like Ctrl-C would."""
-
-    def __init__(self, step: int) -> None:
-        super().__init__()
-        self.step = step
-
-    def _on_step(self) -> bool:
-        if self.num_timesteps >= self.step:
-            raise KeyboardInterrupt
-        return True
 
 
 # --------------------------------------------------------------------------- flags
