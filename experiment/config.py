@@ -50,8 +50,48 @@ def check_device(device: object) -> str:
     return device
 
 
+class SettingsJson:
+    """``config.json`` for a frozen dataclass of settings: ``net_arch`` travels as a list and an
+    ``env`` field as a nested dict of :class:`EnvConfig`; unknown keys raise ValueError naming them."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``net_arch`` as a list, ``env`` (if any) as a nested dict."""
+        data = asdict(self)  # type: ignore[call-overload]
+        data["net_arch"] = list(data["net_arch"])
+        if "env" in data:  # an EnvConfig field
+            data["env"] = self.env.to_dict()  # type: ignore[attr-defined]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Inverse of :meth:`to_dict`; missing keys take their defaults."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a config must be a mapping of settings, got {type(data).__name__}")
+        check_known_keys(data, [f.name for f in fields(cls)])  # type: ignore[arg-type]
+        kwargs = dict(data)
+        if "env" in kwargs:
+            if not isinstance(kwargs["env"], Mapping):
+                raise ValueError(f"env must be a mapping of EnvConfig fields, got {kwargs['env']!r}")
+            kwargs["env"] = EnvConfig.from_kwargs(kwargs["env"])
+        if isinstance(kwargs.get("net_arch"), list):
+            kwargs["net_arch"] = tuple(kwargs["net_arch"])
+        return cls(**kwargs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        """Parse ``config.json`` text; ValueError (one line) for bad JSON or bad settings."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON ({error})") from None
+        return cls.from_dict(data)
+
+
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(SettingsJson):
     """Everything that defines a training run; saved as ``config.json`` in the run folder.
 
     Attributes:
@@ -165,37 +205,4 @@ class TrainConfig:
         """Agent-steps between CMNI probes."""
         return self.probe_every if self.probe_every is not None else self.checkpoint_every
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``net_arch`` as a list, ``env`` as a nested dict."""
-        data = asdict(self)
-        data["net_arch"] = list(self.net_arch)
-        data["env"] = self.env.to_dict()
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; missing keys take their defaults, unknown keys raise ValueError."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"a train config must be a mapping of settings, got {type(data).__name__}")
-        check_known_keys(data, [f.name for f in fields(cls)])
-        kwargs = dict(data)
-        if "env" in kwargs:
-            if not isinstance(kwargs["env"], Mapping):
-                raise ValueError(f"env must be a mapping of EnvConfig fields, got {kwargs['env']!r}")
-            kwargs["env"] = EnvConfig.from_kwargs(kwargs["env"])
-        if isinstance(kwargs.get("net_arch"), list):
-            kwargs["net_arch"] = tuple(kwargs["net_arch"])
-        return cls(**kwargs)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        """Parse ``config.json`` text; ValueError (one line) for bad JSON or bad settings."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON ({error})") from None
-        return cls.from_dict(data)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from experiment.config import ACTIVATION_NAMES, MAX_SEED, check_net_arch
-from frogtoad_env.checks import check_int, check_known_keys, check_positive, check_unit_interval
+from experiment.config import ACTIVATION_NAMES, MAX_SEED, SettingsJson, check_net_arch
+from frogtoad_env.checks import check_int, check_positive, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import check_obs_mode
 
@@ -28,7 +26,7 @@ def min_dataset_size(test_size: int) -> int:
 
 
 @dataclass(frozen=True)
-class SupervisedConfig:
+class SupervisedConfig(SettingsJson):
     """Everything that defines a supervised run; saved as ``config.json`` in the run folder.
 
     Attributes:
@@ -124,24 +122,3 @@ class SupervisedConfig:
         names = ("dataset_size", "test_size", "val_fraction", "seed", "obs_mode", "seat", "hide_own_status",
                  "width", "max_steps")
         return {name: getattr(self, name) for name in names}
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["net_arch"] = list(self.net_arch)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SupervisedConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ValueError naming them."""
-        check_known_keys(data, [f.name for f in fields(cls)])
-        kwargs = dict(data)
-        if isinstance(kwargs.get("net_arch"), list):
-            kwargs["net_arch"] = tuple(kwargs["net_arch"])
-        return cls(**kwargs)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> SupervisedConfig:
-        return cls.from_dict(json.loads(text))

@@ -68,7 +68,7 @@ def test_the_command_line_takes_comma_lists_and_space_separated_net_archs(tmp_pa
         (["--coupling", "0,0.5,0.50"], "0.5 twice"),
         (["--net-arch", "17,x"], "17,x"),
         (["--seeds", "2", "--seed", "1"], "--seeds"),
-        (["--learning-rate", "0.1"], "--learning-rate"),  # not a train.py flag
+        (["--gamma", "0.9"], "--gamma"),  # not a train.py flag
         (["--workers", "0"], "--workers"),
     ],
 )
