@@ -8,7 +8,9 @@ which validates every value; the evaluation lives in :mod:`evaluation.report`. W
 figures, tables, ``metrics.json``, ``report.md`` and an episode replay into ``--out``
 (default ``RUN_DIR/eval/``); see docs/evaluate.md.
 Exit status: 0 done, 1 the run cannot be evaluated (a missing path, a folder that is not a
-run, a model that does not fit the env; one line on stderr), 2 bad flags. Damaged run data
+run, a model that does not fit the env, ``--interventions`` without the run's probe set; one
+line on stderr), 2 bad flags (also an ``--intervention-units`` layer or unit that the loaded
+model lacks). Damaged run data
 that the report works around (e.g. unreadable ``cmni.csv`` rows) prints a warning line on
 stderr.
 """
@@ -20,6 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from cmni.interventions import UnitError, parse_unit_list
 from evaluation.options import ReportOptions
 from experiment.run_folder import ResolvedRun, RunError, resolve_run
 from frogtoad_env.checks import check_int
@@ -29,7 +32,10 @@ if TYPE_CHECKING:  # imported at run time, after the flags and the path were che
 
 #: ReportOptions field (or other checked value) -> the flag that sets it, to name the flag in an error
 FLAG_OF_FIELD = {"episodes": "--episodes", "seed": "--seed", "partner": "--partner", "threshold": "--threshold",
-                 "n_permutations": "--permutations", "threads": "--threads"}  # fmt: skip
+                 "n_permutations": "--permutations", "threads": "--threads",
+                 "intervention_episodes": "--intervention-episodes", "intervention_controls": "--intervention-controls",
+                 "intervention_top_k": "--intervention-top-k", "steer_alpha": "--steer-alpha",
+                 "a unit list": "--intervention-units"}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--permutations", type=int, default=200, help="shuffles of the CMNI permutation test (default 200)")
     parser.add_argument("--recompute-cmni", action="store_true", help="recompute the CMNI curve from the checkpoints even if cmni.csv exists")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: fastest for these small nets)")
+    parser.add_argument("--interventions", action="store_true",
+                        help="ablate / steer the mirror, top-MNS and partner-specific units against random-unit controls")
+    parser.add_argument("--intervention-episodes", type=int, default=16, help="episodes per intervention condition and partner (default 16)")
+    parser.add_argument("--intervention-controls", type=int, default=20, help="random-unit control sets per target set (default 20)")
+    parser.add_argument("--intervention-top-k", type=int, default=5, help="size of the top-MNS target set (default 5)")
+    parser.add_argument("--steer-alpha", type=float, default=1.0, help="steering strength alpha (default 1)")
+    parser.add_argument("--intervention-units", action="append", default=[], metavar="LAYER:U1,U2",
+                        help="an extra target set, e.g. coupled:3,17 (repeat for more layers)")
     parser.add_argument("--quiet", action="store_true", help="print only the output folder")
     return parser
 
@@ -56,9 +70,14 @@ def options_from_args(args: argparse.Namespace) -> ReportOptions:
     """ReportOptions from the parsed flags; ValueError names the bad flag."""
     try:
         check_int("threads", args.threads)
+        units = tuple(parse_unit_list(text) for text in args.intervention_units)
         return ReportOptions(episodes=args.episodes, seed=args.seed, partner=args.partner, deterministic=not args.stochastic,
                              threshold=args.threshold, n_permutations=args.permutations,
-                             recompute_cmni=args.recompute_cmni)  # fmt: skip
+                             recompute_cmni=args.recompute_cmni, interventions=args.interventions,
+                             intervention_episodes=args.intervention_episodes,
+                             intervention_controls=args.intervention_controls,
+                             intervention_top_k=args.intervention_top_k, steer_alpha=args.steer_alpha,
+                             intervention_units=units)  # fmt: skip
     except ValueError as error:
         message = str(error)
         flag = next((f for k, f in FLAG_OF_FIELD.items() if message.startswith(k)), None)
@@ -84,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (RunError, OSError) as error:  # OSError: e.g. --out is not writable
         print(f"evaluate.py: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
+    except UnitError as error:  # a flag that only the loaded model can refute
+        print(f"evaluate.py: error: --intervention-units: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
     for warning in outputs.warnings:
         print(f"evaluate.py: warning: {warning}", file=sys.stderr)
     if args.quiet:

@@ -108,6 +108,8 @@ CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--checkpoint-every", "checkpoint_every", integer, "agent-steps between checkpoints"),
     ("--probe-every", "probe_every", integer, "agent-steps between CMNI probes (default: = --checkpoint-every)"),
     ("--probe-null-draws", "probe_null_draws", integer, "untrained networks in the CMNI probe's untrained null"),
+    ("--n-steps", "n_steps", integer, "env steps per slot per PPO rollout (rollout = n_steps x 2 x games)"),
+    ("--learning-rate", "learning_rate", number, "Adam step size at the start; decays linearly to 0 at --timesteps"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:N, mps or auto"),
     ("--torch-threads", "torch_threads", integer, "torch.set_num_threads"),
 )

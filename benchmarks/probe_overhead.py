@@ -1,9 +1,11 @@
 """Wall-time overhead of the CMNI probe during PPO training.
 
-Trains the same short PPO run (same seed, same env, same policy) with and without
-:class:`cmni.CMNICallback` at the default interval used here (``probe_every`` = 1/10
-of the run, so 10 probes plus the untrained-network null and the probe-set build), and
-prints both wall times and the overhead in percent. Target: <= 5 %.
+Trains the same PPO run (same seed, same env, same policy) with and without
+:class:`cmni.CMNICallback`, by default at the training defaults of
+:class:`experiment.config.TrainConfig` (games, rollout, minibatch, epochs, probe interval,
+probe-set size, permutations, untrained-null draws), so the probed run also pays for the
+probe-set build and the untrained-network null once, and prints both wall times and the
+overhead in percent. Target: <= 5 %.
 
 The env is the batched ``agents.vec_env.FrogToadVecEnv`` when it exists, else a
 ``DummyVecEnv`` of ``FrogToad-v0``; the policy is the coupled network
@@ -19,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,8 +32,11 @@ import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecEnv
 
-from cmni import CMNICallback
-from frogtoad_env.config import EnvConfig
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
+
+from cmni import CMNICallback  # noqa: E402
+from experiment.config import TrainConfig  # noqa: E402
+from frogtoad_env.config import EnvConfig  # noqa: E402
 
 
 def make_env(config: EnvConfig, n_games: int, seed: int) -> tuple[VecEnv, str]:
@@ -92,8 +98,8 @@ def train_once(
     callback = None
     if probed:
         callback = TimedCMNICallback(
-            workdir / f"run_{run}", config, probe_every=max(1, args.timesteps // 10), seed=args.seed,
-            per_scenario=args.per_scenario, n_permutations=args.n_permutations,
+            workdir / f"run_{run}", config, probe_every=args.probe_every, seed=args.seed,
+            per_scenario=args.per_scenario, n_permutations=args.n_permutations, n_null_draws=args.null_draws,
         )  # fmt: skip
     start, cpu_start = time.perf_counter(), time.process_time()
     model.learn(args.timesteps, callback=callback)
@@ -106,14 +112,17 @@ def train_once(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--timesteps", type=int, default=1_000_000, help="agent-steps per run")
+    defaults = TrainConfig()
+    parser.add_argument("--timesteps", type=int, default=defaults.timesteps, help="agent-steps per run")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each kind, alternating; medians are reported")
-    parser.add_argument("--n-games", type=int, default=32, help="games (FrogToadVecEnv: 2 slots each)")
-    parser.add_argument("--n-steps", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--n-epochs", type=int, default=4)
-    parser.add_argument("--per-scenario", type=int, default=1000)
-    parser.add_argument("--n-permutations", type=int, default=100)
+    parser.add_argument("--n-games", type=int, default=defaults.n_games, help="games (FrogToadVecEnv: 2 slots each)")
+    parser.add_argument("--n-steps", type=int, default=defaults.n_steps)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--n-epochs", type=int, default=defaults.n_epochs)
+    parser.add_argument("--probe-every", type=int, default=defaults.probe_interval, help="agent-steps between probes")
+    parser.add_argument("--per-scenario", type=int, default=defaults.probe_per_scenario)
+    parser.add_argument("--n-permutations", type=int, default=defaults.probe_permutations)
+    parser.add_argument("--null-draws", type=int, default=defaults.probe_null_draws, help="untrained-null networks")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -125,8 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"env: {env_name}; policy: {policy_name}")
     print(
         f"{args.timesteps} timesteps, n_steps {args.n_steps}, batch {args.batch_size}, epochs {args.n_epochs}; "
-        f"probe every {max(1, args.timesteps // 10)} steps, {args.per_scenario} states/scenario, "
-        f"{args.n_permutations} permutations; torch threads {args.threads}"
+        f"probe every {args.probe_every} steps, {args.per_scenario} states/scenario, "
+        f"{args.n_permutations} permutations, {args.null_draws} untrained-null draws; torch threads {args.threads}"
     )
     plain: list[tuple[float, float]] = []
     probed: list[tuple[float, float]] = []

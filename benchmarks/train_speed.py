@@ -1,7 +1,15 @@
 """PPO training speed on Frog and Toad next to CartPole-v1, measured side by side in one run.
 
-    python benchmarks/train_speed.py                 # defaults: 32 slots, 3 repeats
+    python benchmarks/train_speed.py                 # both geometries below, 3 repeats
     python benchmarks/train_speed.py --quick         # smoke run, a few seconds of timing
+    python benchmarks/train_speed.py --geometry old --slots 64 --n-steps 64   # one geometry of your own
+
+Two geometries (slots, ``n_steps``, ``batch_size``, ``n_epochs``), each measured on its own:
+
+- ``old``: the training defaults before issue 15, 32 slots x 128 steps, minibatch 1024,
+  4 epochs (or whatever ``--slots``, ``--n-steps``, ``--batch-size``, ``--n-epochs`` say);
+- ``new``: the geometry of today's :class:`experiment.config.TrainConfig` defaults
+  (``2 * n_games`` slots, ``n_steps``, ``batch_size``, ``n_epochs``).
 
 What is compared (identical where it can be):
 
@@ -16,7 +24,7 @@ What is compared (identical where it can be):
 The figure is agent-steps per second of ``model.learn`` (rollouts and updates), one
 fresh model per measurement, after a warm-up run of each setup (numba compilation,
 torch's first calls). Every repeat runs all setups one after the other (alternating), and
-the table shows medians. Frog and Toad is also measured with 1 and with 2 torch threads.
+the table shows medians. Frog and Toad is also measured with ``--other-threads`` (2) torch threads.
 On a shared machine the figures are noisy; the load average is printed with them.
 """
 
@@ -41,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from agents.coupled import coupled_policy_kwargs  # noqa: E402
 from agents.vec_env import FrogToadVecEnv  # noqa: E402
+from experiment.config import TrainConfig  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
 
 
@@ -119,28 +128,52 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1024, help="PPO batch_size")
     parser.add_argument("--n-epochs", type=int, default=4, help="PPO n_epochs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the frogtoad/cartpole comparison")
+    parser.add_argument("--other-threads", type=int, default=2,
+                        help="also time Frog and Toad with this many torch threads (0: skip)")  # fmt: skip
+    parser.add_argument("--geometry", choices=("old", "new", "both"), default="both",
+                        help="old: the flags above; new: TrainConfig's defaults (slots, n_steps, batch, epochs)")  # fmt: skip
     parser.add_argument("--quick", action="store_true", help="a short smoke run: 1 repeat, few timesteps")
     args = parser.parse_args(argv)
     if args.quick:
-        args.timesteps = min(args.timesteps, 4 * args.n_steps * args.slots)
         args.repeats = 1
     if args.slots < 2 or args.slots % 2:
         parser.error(f"--slots must be an even number >= 2 (two players per game), got {args.slots}")
+    if args.other_threads < 0:
+        parser.error(f"--other-threads must be >= 0, got {args.other_threads}")
     for name in ("timesteps", "repeats", "n_steps", "batch_size", "n_epochs", "threads"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     return args
 
 
+def new_geometry(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the slots, n_steps, batch_size and n_epochs of TrainConfig's defaults."""
+    config = TrainConfig()
+    return argparse.Namespace(**{**vars(args), "slots": config.n_slots, "n_steps": config.n_steps,
+                                 "batch_size": config.batch_size, "n_epochs": config.n_epochs})  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    geometries = {"old": [args], "new": [new_geometry(args)], "both": [args, new_geometry(args)]}[args.geometry]
+    ratios = []
+    for geometry in geometries:
+        if args.quick:
+            geometry.timesteps = min(geometry.timesteps, 4 * geometry.n_steps * geometry.slots)
+        ratios.append((geometry, compare(geometry)))
+    for geometry, ratio in ratios:
+        print(f"ratio frogtoad / cartpole at {geometry.slots} slots, n_steps {geometry.n_steps}, batch "
+              f"{geometry.batch_size}, {geometry.n_epochs} epochs: {ratio:.2f} (target >= 1.0)")  # fmt: skip
+
+
+def compare(args: argparse.Namespace) -> float:
+    """Measure every setup at ``args``' geometry, print the table; returns frogtoad / cartpole."""
     setups = [
         Setup("frogtoad (coupled 64,64)", args.threads, frogtoad_env, frogtoad_policy),
         Setup("cartpole (mlp 64,64)", args.threads, cartpole_env, cartpole_policy),
     ]
-    for threads in (1, 2):
-        if threads != args.threads:
-            setups.append(Setup("frogtoad (coupled 64,64)", threads, frogtoad_env, frogtoad_policy))
+    if args.other_threads and args.other_threads != args.threads:
+        setups.append(Setup("frogtoad (coupled 64,64)", args.other_threads, frogtoad_env, frogtoad_policy))
 
     rollout = args.n_steps * args.slots
     print(
@@ -168,16 +201,18 @@ def main(argv: list[str] | None = None) -> None:
 
     ratio = medians[0] / medians[1]
     print(f"\nratio frogtoad / cartpole at {args.threads} thread(s): {ratio:.2f} (target >= 1.0)")
-    by_threads = {s.threads: medians[i] for i, s in enumerate(setups) if s.name.startswith("frogtoad")}
-    print(f"frogtoad threads: 1 -> {by_threads[1]:,.0f}/s, 2 -> {by_threads[2]:,.0f}/s "
-          f"(2 threads / 1 thread = {by_threads[2] / by_threads[1]:.2f})")  # fmt: skip
+    if len(setups) > 2:
+        one, other = medians[0], medians[2]
+        print(f"frogtoad threads: {args.threads} -> {one:,.0f}/s, {args.other_threads} -> {other:,.0f}/s "
+              f"({args.other_threads} / {args.threads} = {other / one:.2f})")  # fmt: skip
 
     torch.set_num_threads(args.threads)
     steps = max(args.timesteps // args.slots // 4, 100)
     ft, cp = env_only_rate(frogtoad_env, args.slots, steps), env_only_rate(cartpole_env, args.slots, steps)
     print(f"bare VecEnv, random actions: frogtoad {ft:,.0f}/s, cartpole {cp:,.0f}/s")
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())} "
-          "(figures measured on a shared machine are noisy)")  # fmt: skip
+          "(figures measured on a shared machine are noisy)\n")  # fmt: skip
+    return ratio
 
 
 if __name__ == "__main__":

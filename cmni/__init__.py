@@ -5,7 +5,7 @@ Layers (each depends only on the ones above it):
 - :mod:`cmni.metric`, :mod:`cmni.stats`, :mod:`cmni.overlap`: the pure-numpy metric,
   its nulls and the self-other overlap (imported eagerly; no torch).
 - :mod:`cmni.probe_set`: the balanced, labelled probe states (numpy + the game core).
-- :mod:`cmni.recorder`: torch forward hooks on an SB3 policy's actor;
+- :mod:`cmni.recorder`: torch forward hooks on any torch policy (SB3's actor by default);
   :mod:`cmni.weights`: the same actor's weight matrices, named as the recorder names layers.
 - :mod:`cmni.probe`: one probe of one policy (metric and nulls), shared by the callback and
   :mod:`cmni.neurons`: the CMNI of one checkpoint and its mirror-candidate tables.
@@ -27,6 +27,7 @@ from .stats import PermutationResult, permutation_test
 
 if TYPE_CHECKING:  # pragma: no cover
     from .callback import CMNICallback
+    from .probe import measure_policy, untrained_null
     from .probe_set import ProbeSet, build_probe_set
     from .recorder import RecordedActivations, layer_names, record_activations, untrained_copy
     from .neurons import CheckpointCMNI, analyse_checkpoint, candidate_table
@@ -40,6 +41,8 @@ _LAZY: dict[str, str] = {
     "record_activations": "recorder",
     "layer_names": "recorder",
     "untrained_copy": "recorder",
+    "measure_policy": "probe",
+    "untrained_null": "probe",
     "CMNICallback": "callback",
     "CheckpointCMNI": "neurons",
     "analyse_checkpoint": "neurons",

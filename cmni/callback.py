@@ -12,7 +12,8 @@ network's statistics once per run.
 Logged to the model's SB3 logger at the probe's step (TensorBoard when the model has a
 ``tensorboard_log``): ``cmni/total``, ``cmni/<layer>``, ``cmni/null_untrained`` (mean of
 the untrained null), ``cmni/null_untrained_sd``, ``cmni/excess`` (CMNI - null mean),
-``cmni/z_untrained``, ``cmni/candidates_excess``,
+``cmni/z_untrained``, ``cmni/candidates_excess``, the band edges of both nulls (mean -/+ 2 sd,
+:mod:`experiment.tensorboard`, which also lays CMNI and the bands out on one chart),
 ``cmni/null_permutation_mean``, ``cmni/p_value``, ``cmni/z_score``,
 ``cmni/candidates``, ``cmni/candidate_fraction``, ``cmni/candidates_<layer>``,
 ``cmni/overlap_<layer>`` and ``cmni/overlap_all`` (egocentric only),
@@ -42,6 +43,7 @@ from threadpoolctl import threadpool_limits
 
 from experiment.atomic import atomic_savez
 from experiment.run_folder import RunFolder, cmni_csv_columns, read_cmni_csv, write_cmni_csv
+from experiment.tensorboard import band_records, write_layout
 from frogtoad_env.behaviour import episode_means
 from frogtoad_env.checks import check_int
 from frogtoad_env.config import EnvConfig
@@ -159,6 +161,7 @@ class CMNICallback(BaseCallback):
         egocentric = self.probe_set.swapped_observations is not None
         self._columns = cmni_csv_columns(self.layers, egocentric)
         self._check_csv_header()
+        write_layout(self.logger)
 
         self.null = untrained_null(policy, self.probe_set, self.seed, self.n_null_draws)
         self.null_untrained = self.null.mean
@@ -300,6 +303,8 @@ class CMNICallback(BaseCallback):
             logger.record("cmni/z_untrained", row["z_untrained"])
             logger.record("cmni/candidates_excess", row["candidates"] - row["candidates_null_mean"])
             logger.record("cmni/null_permutation_mean", float(perm.null_mean))
+            for tag, value in band_records(self.null_untrained, row["null_untrained_sd"], perm.null_mean, perm.null_std).items():
+                logger.record(tag, float(value))
             logger.record("cmni/p_value", float(perm.p_value))
             logger.record("cmni/z_score", float(perm.z_score))
             logger.record("cmni/candidates", int(result.n_candidates))

@@ -1,16 +1,28 @@
 """One probe of one policy: record its activations on a probe set, then the metric and its nulls.
 
-Shared by the training callback (:class:`cmni.callback.CMNICallback`) and the offline
-analysis (:func:`cmni.neurons.analyse_checkpoint`), so a probe during training and a
-probe of the saved checkpoint compute exactly the same figures. Importing this module
+Shared by the training callback (:class:`cmni.callback.CMNICallback`), the offline
+analysis (:func:`cmni.neurons.analyse_checkpoint`) and policies trained by other
+libraries, so a probe during training, a probe of the saved checkpoint and a probe of a
+TorchRL, Tianshou or RLlib network compute exactly the same figures. Any
+``torch.nn.Module`` works: ``layers`` and ``forward`` are passed to
+:func:`cmni.recorder.record_activations` (None for an SB3 policy). Importing this module
 does not import torch (the offline tables stay numpy-only); measuring a policy does.
+
+A policy from another library, end to end::
+
+    probe_set = build_probe_set(EnvConfig(), per_scenario=1000, seed=0)
+    measured = measure_policy(mlp, probe_set, n_permutations=200, seed=0)
+    null = untrained_null(mlp, probe_set, seed=0)  # or factory=lambda: make_mlp()
+    print(measured.result.cmni, null.mean, null.sd, measured.permutation.p_value)
+    rows = candidate_table(measured.result, layer="1")  # cmni.neurons: per-neuron table
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,7 +35,9 @@ from .probe_set import ProbeSet
 from .stats import PermutationResult, permutation_test
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .recorder import RecordedActivations
+    from torch import nn
+
+    from .recorder import Forward, LayerSelection, RecordedActivations
 
 
 @dataclass(frozen=True)
@@ -43,19 +57,31 @@ class ProbeMeasurement:
     overlap: dict[str, float]
 
 
-def measure_policy(policy: Any, probe_set: ProbeSet, n_permutations: int, seed: int) -> ProbeMeasurement:
-    """Record ``policy`` (an SB3 ActorCriticPolicy) on ``probe_set`` and compute the CMNI,
-    the seeded permutation test and, for egocentric probe sets, the self-other overlap."""
+def measure_policy(
+    policy: nn.Module,
+    probe_set: ProbeSet,
+    n_permutations: int,
+    seed: int,
+    *,
+    layers: LayerSelection | None = None,
+    forward: Forward | None = None,
+) -> ProbeMeasurement:
+    """Record ``policy`` on ``probe_set`` and compute the CMNI, the seeded permutation
+    test and, for egocentric probe sets, the self-other overlap.
+
+    ``policy`` is an SB3 ``ActorCriticPolicy`` or any ``torch.nn.Module`` that maps a
+    ``(batch, obs_dim)`` float32 tensor to logits; ``layers`` and ``forward`` select its
+    probed modules and forward pass (:func:`cmni.recorder.record_activations`)."""
     from .recorder import record_activations
 
-    rec = record_activations(policy, probe_set.observations)
-    layers = as_float64(rec.layers)  # converted once, not by each metric function
-    result = compute_cmni(layers, probe_set.scenarios)
-    permutation = permutation_test(layers, probe_set.scenarios, n_permutations=n_permutations, seed=seed)
+    rec = record_activations(policy, probe_set.observations, layers=layers, forward=forward)
+    recorded = as_float64(rec.layers)  # converted once, not by each metric function
+    result = compute_cmni(recorded, probe_set.scenarios)
+    permutation = permutation_test(recorded, probe_set.scenarios, n_permutations=n_permutations, seed=seed)
     overlap: dict[str, float] = {}
     if probe_set.swapped_observations is not None:
-        swapped = record_activations(policy, probe_set.swapped_observations)
-        overlap = self_other_overlap(layers, as_float64(swapped.layers))
+        swapped = record_activations(policy, probe_set.swapped_observations, layers=layers, forward=forward)
+        overlap = self_other_overlap(recorded, as_float64(swapped.layers))
     return ProbeMeasurement(result, permutation, rec, overlap)
 
 
@@ -99,15 +125,30 @@ class UntrainedNull:
         return excess, excess / self.sd if self.sd > 0 else math.nan
 
 
-def untrained_null(policy: Any, probe_set: ProbeSet, seed: int, n_draws: int = 10) -> UntrainedNull:
-    """The CMNI of ``n_draws`` untrained networks of ``policy``'s shape on ``probe_set``
-    (``cmni.recorder.untrained_copy`` seeded ``seed``, ``seed + 1``, ...)."""
-    from .recorder import record_activations, untrained_copy
+def untrained_null(
+    policy: nn.Module,
+    probe_set: ProbeSet,
+    seed: int,
+    n_draws: int = 10,
+    *,
+    layers: LayerSelection | None = None,
+    forward: Forward | None = None,
+    factory: Callable[[], nn.Module] | None = None,
+) -> UntrainedNull:
+    """The CMNI of ``n_draws`` untrained networks of ``policy``'s architecture on ``probe_set``.
+
+    Draw ``i`` is :func:`cmni.recorder.untrained_copy` seeded ``seed + i`` (``factory``,
+    SB3 constructor or ``reset_parameters``); a ``layers`` mapping is carried over to each
+    copy by qualified submodule name (:func:`cmni.recorder.matching_layers`).
+    """
+    from .recorder import matching_layers, record_activations, untrained_copy
 
     values, counts = [], []
     first: tuple[CMNIResult, RecordedActivations] | None = None
     for draw in range(check_int("n_draws", n_draws)):
-        recorded = record_activations(untrained_copy(policy, seed + draw), probe_set.observations)
+        fresh = untrained_copy(policy, seed + draw, factory=factory)
+        chosen = matching_layers(layers, policy, fresh)
+        recorded = record_activations(fresh, probe_set.observations, layers=chosen, forward=forward)
         result = compute_cmni(as_float64(recorded.layers), probe_set.scenarios)
         values.append(result.cmni)
         counts.append(result.n_candidates)

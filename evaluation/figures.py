@@ -7,6 +7,8 @@
   candidates shaded, partner-specific units hatched.
 - :func:`plot_circuits`: strong weight paths from mirror / partner-specific units to the
   action logits (edge colour = sign, width = ``|z|``).
+- :func:`plot_interventions`: the effect of each intervention on help (partner distressed)
+  for each target set against its random-unit controls, one panel per kind.
 - :func:`write_replay`: one game step by step as ANSI text and as an animated GIF.
 
 Figures use matplotlib's Agg backend (no display needed); the GIF is written by Pillow.
@@ -33,8 +35,9 @@ from frogtoad_env.core import ACTION_NAMES  # noqa: E402
 
 from .cmni_curve import NULL_BAND, NULL_HIGH, NULL_LOW, CMNICurve  # noqa: E402
 from .episodes import Replay  # noqa: E402
+from .interventions import InterventionStudy  # noqa: E402
 
-__all__ = ["plot_cmni_over_training", "plot_neurons", "plot_circuits", "write_replay"]
+__all__ = ["plot_cmni_over_training", "plot_neurons", "plot_circuits", "plot_interventions", "write_replay"]
 
 SCENARIO_COLOURS = ("#9e9e9e", "#1f77b4", "#ff7f0e", "#d62728")  # none, self, other, both
 KIND_COLOURS = {"mirror": "#8e44ad", "partner": "#e67e22", "hidden": "#bdc3c7", "action": "#27ae60"}
@@ -191,6 +194,44 @@ def plot_circuits(analysis: CircuitAnalysis, path: Path, max_paths: int = 40) ->
     shown = f"{len(paths)} of {len(analysis.paths)}" if len(paths) < len(analysis.paths) else f"{len(paths)}"
     summary = ", ".join(f"{k}: {v}" for k, v in counts.items())
     ax.set_title(f"strong paths (|z| >= {analysis.threshold:g}), {shown} shown — {summary}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_interventions(study: InterventionStudy, path: Path, figure: str = "help_rate_partner_distressed",
+                       partner: str = "self") -> Path:  # fmt: skip
+    """Per kind (one panel each): for every target set, the effect on ``figure`` with
+    ``partner`` (red star, with its 95 % interval) against its random-unit controls (grey dots)."""
+    effects = [e for e in study.effects if e.partner == partner]
+    kinds = list(dict.fromkeys(e.kind for e in effects))
+    targets = list(dict.fromkeys(e.target for e in effects))
+    fig, axes = plt.subplots(1, max(1, len(kinds)), figsize=(3.2 * max(1, len(kinds)) + 0.8, 4.0), dpi=110, squeeze=False, sharey=True)
+    jitter = np.random.default_rng(0)
+    for ax, kind in zip(axes[0], kinds):
+        labels = []
+        for x, target in enumerate(targets):
+            e = next(e for e in effects if e.kind == kind and e.target == target)
+            controls = e.controls[figure]
+            ax.scatter(x + jitter.uniform(-0.15, 0.15, controls.size), controls, s=12, color="#95a5a6", zorder=2,
+                       label="random units" if x == 0 else None)  # fmt: skip
+            low, high = e.ci[figure]
+            if np.isfinite(low) and np.isfinite(high):
+                ax.plot([x, x], [low, high], color="#c0392b", lw=1.2, zorder=3)
+            ax.plot([x], [e.delta[figure]], marker="*", ms=13, color="#c0392b", ls="none", zorder=4,
+                    label="target (95% CI)" if x == 0 else None)  # fmt: skip
+            pct = e.percentile[figure]
+            labels.append(f"{target}\npct {'n/a' if math.isnan(pct) else f'{pct:.0f}'}")
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xticks(range(len(targets)))
+        ax.set_xticklabels(labels, fontsize=8)
+        ax.set_title(kind, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0, 0].set_ylabel(f"Δ {figure.replace('_', ' ')}\n(intervened − intact)")
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.suptitle(f"interventions with partner '{partner}': target vs {study.controls} random-unit controls "
+                 f"({study.episodes} episodes each; pct = target's percentile among the controls)", fontsize=9)  # fmt: skip
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -140,11 +140,44 @@ def render_markdown(metrics: dict[str, Any], checkpoint: CheckpointCMNI, behavio
         "help path through a hidden unit that both a mirror and a partner-specific unit reach; mirror help = mirror "
         "unit → help without that convergence; other = partner-specific unit → leap.",
         "",
-        "## Replay",
-        "",
     ]
+    if "interventions" in metrics:
+        lines += _interventions_section(metrics["interventions"])
+    lines += ["## Replay", ""]
     replay = behaviour.main.replay
     if replay is not None:
         seats = ", ".join(f"{AGENT_NAMES[s]}: {replay.seat_names[s]}" for s in (0, 1))
         lines += [f"Game 0 ({seats}): `{EvalFiles.REPLAY_TXT}` (text) and", "", f"![replay]({EvalFiles.REPLAY_GIF})", ""]
     return "\n".join(lines) + "\n"
+
+
+def _interventions_section(study: dict[str, Any]) -> list[str]:
+    """The interventions table: target x kind x partner -> effects with 95% intervals and control percentiles."""
+    lines = [
+        "## Interventions",
+        "",
+        f"![interventions]({EvalFiles.INTERVENTIONS_PNG})",
+        "",
+        f"Each target set is ablated or steered in the evaluated policy, which then plays {study['episodes']} seeded "
+        f"episodes per partner (self: intervened in both seats; scripted; intact: the unintervened policy). "
+        f"Δ = intervened − intact on the same seeds, 95% interval over episodes (Student-t on paired score "
+        f"differences, paired bootstrap for rates). pct = percentile of Δ among {study['controls']} random sets of "
+        f"as many units from the same layers (near 0 or 100: the target is unusual). Steering adds "
+        f"{_fmt(study['steer_alpha'], 2)} × (mean in 'both' − mean in 'none'). All figures in `{EvalFiles.INTERVENTIONS_CSV}`.",
+        "",
+        "| target (units) | intervention | partner | Δscore (95% CI) | Δhelp when distressed (95% CI) | pct | Δhelp ratio | pct |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def with_ci(effect: dict[str, Any], key: str, digits: int) -> str:
+        low, high = effect["ci"][key]
+        return f"{_fmt(effect['delta'][key], digits)} ({_fmt(low, digits)} to {_fmt(high, digits)})"
+
+    for e in study["effects"]:
+        pct = e["control_percentile"]
+        lines.append(
+            f"| {e['target']} ({e['n_units']}) | {e['kind']} | {e['partner']} | {with_ci(e, 'score', 1)} "
+            f"| {with_ci(e, 'help_rate_partner_distressed', 4)} | {_fmt(pct['help_rate_partner_distressed'], 0)} "
+            f"| {_fmt(e['delta']['help_ratio'], 1)} | {_fmt(pct['help_ratio'], 0)} |"
+        )
+    return lines + [""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cmni.interventions import check_alpha
 from frogtoad_env.checks import check_int, check_positive
 
 from .partners import check_partner
@@ -34,6 +35,13 @@ class ReportOptions:
         gif_scale: pixel upscale of the replay frames.
         gif_frame_ms: duration of one GIF frame in milliseconds.
         max_drawn_paths: paths drawn in the circuits figure (the strongest; all go to the CSV).
+        interventions: run the causal interventions (:mod:`evaluation.interventions`).
+        intervention_episodes: games per condition and partner of the interventions.
+        intervention_controls: random-unit control sets per target set.
+        intervention_top_k: size of the ``top_mns`` target set.
+        steer_alpha: steering strength (finite).
+        intervention_units: the user's target set, ``((layer, (unit, ...)), ...)`` (checked
+            against the model's layers when it is loaded).
     """
 
     episodes: int = 32
@@ -48,11 +56,18 @@ class ReportOptions:
     gif_scale: int = 2
     gif_frame_ms: int = 80
     max_drawn_paths: int = 40
+    interventions: bool = False
+    intervention_episodes: int = 16
+    intervention_controls: int = 20
+    intervention_top_k: int = 5
+    steer_alpha: float = 1.0
+    intervention_units: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("episodes", "n_permutations", "probe_per_scenario", "curve_episodes", "gif_scale", "gif_frame_ms",
-                     "max_drawn_paths"):  # fmt: skip
+                     "max_drawn_paths", "intervention_episodes", "intervention_controls", "intervention_top_k"):  # fmt: skip
             check_int(name, getattr(self, name))
         check_int("seed", self.seed, minimum=0)
         check_positive("threshold", self.threshold)
         check_partner(self.partner)
+        check_alpha("steer_alpha", self.steer_alpha)

@@ -22,6 +22,9 @@ file                           content
 ``report.md``                  the numbers tied together, with the figures
                                (:mod:`evaluation.markdown`)
 ``replay.txt``, ``replay.gif`` game 0 step by step (:func:`evaluation.figures.write_replay`)
+``interventions.png``          with ``interventions``: :func:`evaluation.figures.plot_interventions`
+``interventions.csv``          with ``interventions``: one row per target x kind x partner
+                               (:mod:`evaluation.interventions`)
 =============================  ==============================================================
 
 Settings are validated once, by :class:`evaluation.options.ReportOptions` (ValueError naming the bad value).
@@ -41,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from cmni.circuits import PATH_COLUMNS, CircuitAnalysis, find_paths
+from cmni.interventions import KINDS, ProbeStatistics, check_units, target_sets
 from cmni.neurons import CheckpointCMNI, analyse_checkpoint, candidate_columns, candidate_table, mirror_units, partner_specific_units
 from cmni.probe_set import ProbeSet, build_probe_set
 from experiment.run_folder import EvalFiles, ResolvedRun, RunError, one_line
@@ -49,7 +53,8 @@ from frogtoad_env.core import ACTION_NAMES
 from .behaviour import BehaviourReport, evaluate_behaviour
 from .cmni_curve import CMNICurve, read_curve, recompute_curve
 from .episodes import play_episodes
-from .figures import plot_circuits, plot_cmni_over_training, plot_neurons, write_replay
+from .figures import plot_circuits, plot_cmni_over_training, plot_interventions, plot_neurons, write_replay
+from .interventions import InterventionStudy, run_interventions
 from .markdown import render_markdown
 from .options import ReportOptions
 from .partners import ModelPolicy
@@ -82,6 +87,7 @@ class ReportOutputs:
     circuits: CircuitAnalysis
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    interventions: InterventionStudy | None = None
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -103,7 +109,9 @@ def generate_report(
 
     Raises:
         experiment.run_folder.RunError: a model cannot be loaded or does not fit the env,
-            ``out_dir`` is a file, no probe set can be built.
+            ``out_dir`` is a file, no probe set can be built, interventions on a run
+            without its ``probe_set.npz``.
+        cmni.interventions.UnitError: ``intervention_units`` names a layer or unit the model lacks.
     """
     from agents.checkpoints import load_ppo  # torch loads here, after every input was checked
     from cmni.weights import policy_weight_chain
@@ -116,9 +124,13 @@ def generate_report(
     if files.folder.exists() and not files.folder.is_dir():
         raise RunError(f"--out {str(files.folder)!r} exists and is not a folder")
     cfg = resolved.config.env
+    if options.interventions:
+        _check_probe_set_file(resolved)
 
     say(f"loading {resolved.model_path}")
     model = load_ppo(resolved.model_path, env_config=cfg)
+    if options.intervention_units:
+        check_units(_layer_sizes(model), dict(options.intervention_units))
 
     say(f"playing {options.episodes} episodes of {cfg.max_steps} steps (partner: {options.partner})")
     behaviour = evaluate_behaviour(model, cfg, options.partner, options.episodes, options.seed, options.deterministic)
@@ -142,6 +154,15 @@ def generate_report(
     paths_per_action = {a: sum(1 for p in every_action.paths if p.action == a) for a in ACTION_NAMES}
     say(f"circuits: {len(circuits.paths)} strong paths to leap/help at |z| >= {options.threshold:g} (per action: {paths_per_action})")
 
+    study = None
+    if options.interventions:
+        targets = target_sets(checkpoint.result, options.intervention_top_k, dict(options.intervention_units))
+        say(f"interventions: {len(targets)} target sets x {len(KINDS)} kinds x 3 partners, {options.intervention_controls} "
+            f"random controls each, {options.intervention_episodes} episodes per condition")  # fmt: skip
+        study = run_interventions(model, cfg, targets, ProbeStatistics.of(checkpoint.layers, probe_set.scenarios),
+                                  options.intervention_episodes, options.intervention_controls, options.steer_alpha,
+                                  options.seed, options.deterministic)  # fmt: skip
+
     files.folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     written.append(plot_cmni_over_training(curve, files / files.CMNI_CURVE_PNG, checkpoint_step=resolved.checkpoint_step))
@@ -156,12 +177,37 @@ def generate_report(
         written += write_replay(behaviour.main.replay, files / files.REPLAY_TXT, files / files.REPLAY_GIF,
                                 options.gif_scale, options.gif_frame_ms)  # fmt: skip
 
+    if study is not None:
+        written.append(plot_interventions(study, files / files.INTERVENTIONS_PNG))
+        written.append(write_csv([e.as_row() for e in study.effects], files / files.INTERVENTIONS_CSV))
+
     metrics = build_metrics(resolved, options, behaviour, checkpoint, curve, circuits, probe_source, notes)
     metrics["circuits"]["paths_per_action"] = paths_per_action
+    if study is not None:
+        metrics["interventions"] = study.summary()
     metrics["files"] = [p.name for p in written] + [files.METRICS_JSON, files.REPORT_MD]
     written.append(_write_text(files / files.METRICS_JSON, json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n"))
     written.append(_write_text(files / files.REPORT_MD, render_markdown(metrics, checkpoint, behaviour)))
-    return ReportOutputs(files.folder, written, metrics, behaviour, checkpoint, curve, circuits, notes, warnings)
+    return ReportOutputs(files.folder, written, metrics, behaviour, checkpoint, curve, circuits, notes, warnings, study)
+
+
+def _check_probe_set_file(resolved: ResolvedRun) -> None:
+    """Interventions replace units with values from the run's own probe set; RunError without one."""
+    if resolved.run is None or not resolved.run.probe_set_path.is_file():
+        where = resolved.run.probe_set_path if resolved.run is not None else "a run folder around the model"
+        raise RunError(
+            f"--interventions needs the run's probe set ({where}), which the CMNI probe writes during training: "
+            "train without --no-probe, or write one with "
+            "`cmni.probe_set.build_probe_set(config.env).save(RUN_DIR/probe_set.npz)`"
+        )
+
+
+def _layer_sizes(model: Any) -> dict[str, int]:
+    """Probed layer -> units of ``model``'s policy (one forward pass on a zero observation)."""
+    from cmni.recorder import record_activations
+
+    zero = np.zeros((1, *model.observation_space.shape), dtype=np.float32)
+    return record_activations(model.policy, zero).layer_sizes
 
 
 def _probe_set(resolved: ResolvedRun, options: ReportOptions, notes: list[str]) -> tuple[ProbeSet, str]:

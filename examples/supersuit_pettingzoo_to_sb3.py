@@ -10,6 +10,17 @@ script shows that the env plugs into the generic tooling unchanged.
 
 SuperSuit's SB3 wrapper has no ``seed()``, so ``PPO(seed=...)`` fails on it: the script
 seeds the games through ``venv.venv.reset(seed=...)`` and torch through SB3's helper.
+
+What this path loses (SuperSuit 3.11, read from its ``vector/markov_vector_wrapper.py``
+and ``vector/sb3_vector_wrapper.py``; :class:`agents.vec_env.FrogToadVecEnv` keeps all of it):
+
+- the final step's info is overwritten by the reset's: the two dicts are merged with the
+  reset's keys winning, and ours share their keys (``score``, ``energy``, ...), so the
+  episode's final score reads as the new game's 0;
+- no ``TimeLimit.truncated``: the 500-step cut is reported as ``done`` only, so SB3 treats
+  it as a real end and does not bootstrap the value of ``terminal_observation``;
+- ``VecMonitor`` writes its own ``info["episode"]`` (return ``r``, length ``l``, time ``t``
+  per slot, i.e. per player) and nothing else: no score or behaviour rates.
 """
 
 from __future__ import annotations

@@ -78,16 +78,20 @@ class TrainConfig:
         n_minibatches: minibatches per epoch; SB3's ``batch_size = rollout_size // n_minibatches``.
         n_epochs, gamma, gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm: PPO's
             hyperparameters, as in SB3.
+
+    The defaults (64 games x 64 steps = rollouts of 8,192, 4 minibatches of 2,048, lr 2e-3,
+    2 M agent-steps, a checkpoint and probe every 100k) were chosen by wall time to the
+    final score; docs/training.md gives the measurements (``benchmarks/time_to_score.py``).
     """
 
     coupling: float = 0.5
-    timesteps: int = 5_000_000
+    timesteps: int = 2_000_000
     seed: int = 0
-    n_games: int = 16
+    n_games: int = 64
     net_arch: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     env: EnvConfig = field(default_factory=EnvConfig)
-    checkpoint_every: int = 250_000
+    checkpoint_every: int = 100_000
     probe: bool = True
     probe_every: int | None = None
     probe_per_scenario: int = 1000
@@ -95,9 +99,9 @@ class TrainConfig:
     probe_null_draws: int = 10
     device: str = "cpu"
     torch_threads: int = 1
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     lr_schedule: str = "linear"
-    n_steps: int = 128
+    n_steps: int = 64
     n_minibatches: int = 4
     n_epochs: int = 4
     gamma: float = 0.99

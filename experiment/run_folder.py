@@ -193,6 +193,23 @@ def _cell(column: str, value: float) -> float | int:
 # --------------------------------------------------------------------------- one run folder
 
 
+@contextlib.contextmanager
+def folder_lock(folder: Path, name: str, busy: str) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``folder/name`` (folder created if absent) for the block;
+    RunError(``busy``) at once if another process holds it. A killed process releases it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = open(folder / name, "a")
+    except OSError as error:
+        raise RunError(f"cannot use the folder {str(folder)!r}: {one_line(error)}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(busy) from None
+        yield
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """Paths of one run folder (nothing is created or read until asked)."""
@@ -263,17 +280,8 @@ class RunFolder:
         """Hold an exclusive lock on the folder (created if absent) for the block, so two
         processes never train in one run folder; RunError at once if another holds it.
         The lock is the kernel's (``flock``): a killed process releases it."""
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path / LOCK_FILE, "a")
-        except OSError as error:
-            raise RunError(f"cannot use the run folder {str(self.path)!r}: {one_line(error)}") from None
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise RunError(f"another process is using the run folder {str(self.path)!r}; wait for it or "
-                               "stop it first") from None  # fmt: skip
+        busy = f"another process is using the run folder {str(self.path)!r}; wait for it or stop it first"
+        with folder_lock(self.path, LOCK_FILE, busy):
             yield
 
     def is_run(self) -> bool:
@@ -334,6 +342,8 @@ class EvalFiles:
     REPORT_MD: ClassVar[str] = "report.md"
     REPLAY_TXT: ClassVar[str] = "replay.txt"
     REPLAY_GIF: ClassVar[str] = "replay.gif"
+    INTERVENTIONS_PNG: ClassVar[str] = "interventions.png"
+    INTERVENTIONS_CSV: ClassVar[str] = "interventions.csv"
 
     @staticmethod
     def neurons_png(layer: str) -> str:

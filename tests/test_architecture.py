@@ -20,6 +20,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "agents": {"frogtoad_env", "experiment", "cmni"},
     "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints"},
     "supervised": {"frogtoad_env", "experiment", "cmni", "agents.coupled"},
+    # a sweep trains runs (agents.training, in its worker processes) and summarises them
+    "sweeps": {"frogtoad_env", "experiment", "agents.training", "evaluation.statistics"},
 }
 
 
@@ -58,7 +60,9 @@ def _loaded_after_import(module: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "module", ["frogtoad_env", "experiment.run_folder", "cmni.metric", "evaluation.statistics", "supervised.dataset"]
+    "module",
+    ["frogtoad_env", "experiment.run_folder", "cmni.metric", "evaluation.statistics", "supervised.dataset",
+     "sweeps.grid", "sweeps.report"],
 )
 def test_import_loads_no_network_library(module: str) -> None:
     loaded = _loaded_after_import(module)

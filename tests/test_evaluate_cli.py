@@ -41,6 +41,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         n_games=8,
         n_steps=128,
         net_arch=(16, 8),
+        learning_rate=1e-3,  # the pinned numbers below were recorded at this (the former default) rate
         checkpoint_every=2048,
         probe_per_scenario=40,
         probe_permutations=20,

@@ -111,6 +111,11 @@ def test_flags_reach_config() -> None:
     assert default == TrainConfig() and default_dir.parent == Path("runs") and default_dir.name.endswith("_c0.5")
 
 
+def test_ppo_flags_reach_config() -> None:
+    _, config, _ = train_cli.parse(["--n-steps", "64", "--learning-rate", "5e-4"])
+    assert config is not None and (config.n_steps, config.learning_rate) == (64, 5e-4)
+
+
 def test_config_json_round_trip() -> None:
     config = TrainConfig(coupling=0.3, net_arch=(8, 4), env=EnvConfig(veil=0.2), probe_every=77)
     assert TrainConfig.from_json(config.to_json()) == config
