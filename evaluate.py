@@ -4,7 +4,9 @@
         [--partner self|scripted|random|PATH] [--checkpoint STEP_OR_PATH] [--out DIR]
 
 Parsing and wiring only: the flags become an :class:`evaluation.options.ReportOptions`,
-which validates every value; the evaluation lives in :mod:`evaluation.report`. Writes
+which validates every value; the evaluation lives in :mod:`evaluation.report`, for a
+supervised classifier's run (:func:`evaluation.methods.run_method`) in
+:mod:`evaluation.classifier`, which refuses the PPO-only flags (exit 2). Writes
 figures, tables, ``metrics.json``, ``report.md`` and an episode replay into ``--out``
 (default ``RUN_DIR/eval/``); see docs/evaluate.md.
 Exit status: 0 done, 1 the run cannot be evaluated (a missing path, a folder that is not a
@@ -23,11 +25,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from cmni.interventions import UnitError, parse_unit_list
+from evaluation.methods import SUPERVISED, ppo_only_options_set, run_method
 from evaluation.options import ReportOptions
 from experiment.run_folder import ResolvedRun, RunError, resolve_run
 from frogtoad_env.checks import check_int
 
 if TYPE_CHECKING:  # imported at run time, after the flags and the path were checked
+    from evaluation.classifier import ClassifierReportOutputs
     from evaluation.report import ReportOutputs
 
 #: ReportOptions field (or other checked value) -> the flag that sets it, to name the flag in an error
@@ -35,7 +39,8 @@ FLAG_OF_FIELD = {"episodes": "--episodes", "seed": "--seed", "partner": "--partn
                  "n_permutations": "--permutations", "threads": "--threads",
                  "intervention_episodes": "--intervention-episodes", "intervention_controls": "--intervention-controls",
                  "intervention_top_k": "--intervention-top-k", "steer_alpha": "--steer-alpha",
-                 "a unit list": "--intervention-units"}  # fmt: skip
+                 "a unit list": "--intervention-units", "recompute_cmni": "--recompute-cmni",
+                 "interventions": "--interventions", "intervention_units": "--intervention-units"}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,13 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from_args(args)
     except ValueError as error:
         parser.error(str(error))
+    method = run_method(args.path)
+    if method == SUPERVISED and (ppo_only := ppo_only_options_set(options)):
+        parser.error(f"{FLAG_OF_FIELD[ppo_only[0]]} applies to PPO runs only; {args.path} is a supervised classifier's run")
     log = None if args.quiet else (lambda msg: print(f"[evaluate] {msg}", flush=True))
     try:
-        resolved = resolve_run(args.path, args.checkpoint)  # fails fast, before torch is imported
-        for note in resolved.notes:
-            if log:
-                log(note)
-        outputs = _generate(resolved, args, options, log)
+        if method == SUPERVISED:
+            outputs = _generate(args, options, log)
+        else:
+            resolved = resolve_run(args.path, args.checkpoint)  # fails fast, before torch is imported
+            for note in resolved.notes:
+                if log:
+                    log(note)
+            outputs = _generate(args, options, log, resolved)
     except (RunError, OSError) as error:  # OSError: e.g. --out is not writable
         print(f"evaluate.py: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
@@ -111,29 +122,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quiet:
         print(outputs.out_dir)
         return 0
-    agent = outputs.behaviour.agent
-    ck = outputs.checkpoint
-    print(
-        f"[evaluate] score {agent.score_mean:.1f} (95% CI {agent.score_ci_low:.1f}-{agent.score_ci_high:.1f}); "
-        f"help when partner distressed {agent.help_rate_partner_distressed:.3f} vs ok {agent.help_rate_partner_ok:.3f}; "
-        f"CMNI {ck.result.cmni:.5f} (untrained {ck.untrained.cmni:.5f}, p {ck.permutation.p_value:.3f}); "
-        f"{len(outputs.circuits.paths)} strong paths"
-    )
+    print(f"[evaluate] {outputs.headline}")
     print(f"[evaluate] wrote {len(outputs.files)} files to {outputs.out_dir}")
     return 0
 
 
 def _generate(
-    resolved: ResolvedRun, args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None
-) -> ReportOutputs:
-    """:func:`evaluation.report.generate_report` with ``--threads`` torch threads (restored after)."""
+    args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None, resolved: ResolvedRun | None = None
+) -> ReportOutputs | ClassifierReportOutputs:
+    """The PPO report of ``resolved`` (:func:`evaluation.report.generate_report`), or with
+    None the classifier report of ``args.path``, with ``--threads`` torch threads (restored after)."""
     import torch
-
-    from evaluation.report import generate_report
 
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
+        if resolved is None:
+            from evaluation.classifier import generate_classifier_report, resolve_supervised_run
+
+            return generate_classifier_report(resolve_supervised_run(args.path, args.checkpoint), args.out, options, log)
+        from evaluation.report import generate_report
+
         return generate_report(resolved, args.out, options, log=log)
     finally:
         torch.set_num_threads(threads)

@@ -53,7 +53,8 @@ class CheckpointCMNI:
         layers: probed layer -> ``(n_states, units)`` activations.
         logits: ``(n_states, n_actions)``.
         overlap: self-other overlap per layer and ``"all"`` ({} outside egocentric mode).
-        probe_set: the probe set used.
+        probe_set: the probe set used; None for other scenario-labelled states (a
+            classifier's test split, which is not balanced over the scenarios).
     """
 
     result: CMNIResult
@@ -62,7 +63,7 @@ class CheckpointCMNI:
     layers: dict[str, np.ndarray]
     logits: np.ndarray
     overlap: dict[str, float]
-    probe_set: ProbeSet
+    probe_set: ProbeSet | None
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly scalars: CMNI, per layer, candidates, the nulls and p-value."""
@@ -82,8 +83,8 @@ class CheckpointCMNI:
             "p_value": float(self.permutation.p_value),
             "z_score": float(self.permutation.z_score),
             "n_permutations": int(self.permutation.n_permutations),
-            "probe_states": int(self.probe_set.n_states),
-            "probe_per_scenario": int(self.probe_set.per_scenario),
+            "probe_states": int(self.logits.shape[0]),
+            "probe_per_scenario": int(self.probe_set.per_scenario) if self.probe_set is not None else None,
             "overlap": {k: float(v) for k, v in self.overlap.items()},
         }
 

@@ -3,6 +3,8 @@
 - :func:`plot_cmni_over_training`: CMNI (left axis) and mean episode score (right axis)
   against training steps; untrained-network null (dashed), permutation-null mean (dotted)
   with its central 95 % band; the peak marked.
+- :func:`plot_cmni_vs_loss`: a classifier's CMNI (left axis) and validation loss (right
+  axis) against epochs, as the paper's Fig. 2; the nulls and the peak as above.
 - :func:`plot_neurons`: per unit, mean activation in the four scenarios; mirror
   candidates shaded, partner-specific units hatched.
 - :func:`plot_circuits`: strong weight paths from mirror / partner-specific units to the
@@ -37,7 +39,7 @@ from .cmni_curve import NULL_BAND, NULL_HIGH, NULL_LOW, CMNICurve  # noqa: E402
 from .episodes import Replay  # noqa: E402
 from .interventions import InterventionStudy  # noqa: E402
 
-__all__ = ["plot_cmni_over_training", "plot_neurons", "plot_circuits", "plot_interventions", "write_replay"]
+__all__ = ["plot_cmni_over_training", "plot_cmni_vs_loss", "plot_neurons", "plot_circuits", "plot_interventions", "write_replay"]
 
 SCENARIO_COLOURS = ("#9e9e9e", "#1f77b4", "#ff7f0e", "#d62728")  # none, self, other, both
 KIND_COLOURS = {"mirror": "#8e44ad", "partner": "#e67e22", "hidden": "#bdc3c7", "action": "#27ae60"}
@@ -76,6 +78,43 @@ def plot_cmni_over_training(curve: CMNICurve, path: Path, checkpoint_step: int |
         ax.axvline(checkpoint_step, color="#e67e22", lw=1, alpha=0.6)
     ax.legend(handles, labels, fontsize=7, loc="best", framealpha=0.85)
     ax.set_title(f"CMNI over training ({curve.source})")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_cmni_vs_loss(curve: CMNICurve, path: Path, evaluated_epoch: int | None = None) -> Path:
+    """A classifier's CMNI and validation loss against epochs (two y-axes), nulls, peak.
+
+    ``curve`` holds the supervised ``cmni.csv`` columns ``epoch`` and ``val_loss``; the
+    evaluated epoch, when given, is marked by a vertical line.
+    """
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=110)
+    col = curve.columns
+    epochs, cmni = col["epoch"], curve.cmni
+    ax.plot(epochs, cmni, "o-", color="#8e44ad", lw=2, ms=4, label="CMNI", zorder=3)
+    if np.isfinite(col["null_permutation_mean"]).any():
+        ax.plot(epochs, col["null_permutation_mean"], ":", color="#7f8c8d", lw=1.5, label="permutation null mean")
+    untrained = col["null_untrained"]
+    if np.isfinite(untrained).any():
+        ax.axhline(float(np.nanmean(untrained)), ls="--", color="#34495e", lw=1.2, label="untrained networks")
+    if curve.n_probes and np.isfinite(cmni).any():
+        _, value, i = curve.peak()
+        ax.plot([epochs[i]], [value], marker="*", ms=16, color="#c0392b", zorder=4, ls="none",
+                label=f"peak {value:.4g} @ epoch {int(epochs[i])}")  # fmt: skip
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("CMNI", color="#8e44ad")
+    ax.grid(alpha=0.3)
+    ax2 = ax.twinx()
+    ax2.plot(epochs, col["val_loss"], "s-", color="#16a085", lw=1.5, ms=3, alpha=0.85, label="validation loss")
+    ax2.set_ylabel("validation loss (cross-entropy)", color="#16a085")
+    if evaluated_epoch is not None:
+        ax.axvline(evaluated_epoch, color="#e67e22", lw=1, alpha=0.6)
+    handles, labels = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(handles + h2, labels + l2, fontsize=7, loc="best", framealpha=0.85)
+    ax.set_title("CMNI and validation loss over epochs")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

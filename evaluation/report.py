@@ -45,6 +45,7 @@ import numpy as np
 
 from cmni.circuits import PATH_COLUMNS, CircuitAnalysis, find_paths
 from cmni.interventions import KINDS, ProbeStatistics, check_units, target_sets
+from cmni.metric import CMNIResult
 from cmni.neurons import CheckpointCMNI, analyse_checkpoint, candidate_columns, candidate_table, mirror_units, partner_specific_units
 from cmni.probe_set import ProbeSet, build_probe_set
 from experiment.run_folder import EvalFiles, ResolvedRun, RunError, one_line
@@ -59,7 +60,8 @@ from .markdown import render_markdown
 from .options import ReportOptions
 from .partners import ModelPolicy
 
-__all__ = ["ReportOutputs", "generate_report", "build_metrics", "write_csv", "json_safe"]
+__all__ = ["ReportOutputs", "generate_report", "build_metrics", "behaviour_metrics", "neuron_metrics", "write_csv",
+           "json_safe"]
 
 #: permutations per checkpoint when the curve is recomputed (each checkpoint is probed again)
 MAX_CURVE_PERMUTATIONS = 100
@@ -88,6 +90,17 @@ class ReportOutputs:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     interventions: InterventionStudy | None = None
+
+    @property
+    def headline(self) -> str:
+        """One line for the terminal: score, help rates, CMNI against its nulls, strong paths."""
+        agent, ck = self.behaviour.agent, self.checkpoint
+        return (
+            f"score {agent.score_mean:.1f} (95% CI {agent.score_ci_low:.1f}-{agent.score_ci_high:.1f}); "
+            f"help when partner distressed {agent.help_rate_partner_distressed:.3f} vs ok {agent.help_rate_partner_ok:.3f}; "
+            f"CMNI {ck.result.cmni:.5f} (untrained {ck.untrained.cmni:.5f}, p {ck.permutation.p_value:.3f}); "
+            f"{len(self.circuits.paths)} strong paths"
+        )
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -121,8 +134,7 @@ def generate_report(
     notes: list[str] = list(resolved.notes)
     warnings: list[str] = []
     files = EvalFiles(Path(out_dir) if out_dir is not None else resolved.default_eval_dir)
-    if files.folder.exists() and not files.folder.is_dir():
-        raise RunError(f"--out {str(files.folder)!r} exists and is not a folder")
+    check_out_dir(files)
     cfg = resolved.config.env
     if options.interventions:
         _check_probe_set_file(resolved)
@@ -145,13 +157,7 @@ def generate_report(
         names, weights = policy_weight_chain(model.policy)
     except ValueError as error:
         raise RunError(f"cannot read the policy's weights for the circuit analysis: {one_line(error)}") from None
-    sources = {
-        "mirror": {k: v for k, v in mirror_units(checkpoint.result).items() if k in names},
-        "partner": {k: v for k, v in partner_specific_units(checkpoint.result).items() if k in names},
-    }
-    circuits = find_paths(names, weights, sources, threshold=options.threshold, action_names=ACTION_NAMES)
-    every_action = find_paths(names, weights, sources, threshold=options.threshold, targets=ACTION_NAMES, action_names=ACTION_NAMES)
-    paths_per_action = {a: sum(1 for p in every_action.paths if p.action == a) for a in ACTION_NAMES}
+    circuits, paths_per_action = analyse_circuits(names, weights, checkpoint.result, options.threshold)
     say(f"circuits: {len(circuits.paths)} strong paths to leap/help at |z| >= {options.threshold:g} (per action: {paths_per_action})")
 
     study = None
@@ -166,16 +172,8 @@ def generate_report(
     files.folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     written.append(plot_cmni_over_training(curve, files / files.CMNI_CURVE_PNG, checkpoint_step=resolved.checkpoint_step))
-    written.append(write_csv(_curve_rows(curve), files / files.CMNI_CURVE_CSV))
-    for layer in checkpoint.result.layer_slices:
-        written.append(plot_neurons(checkpoint.result, layer, files / files.neurons_png(layer)))
-        written.append(write_csv(candidate_table(checkpoint.result, layer), files / files.candidates_csv(layer), candidate_columns()))
-    written.append(plot_circuits(circuits, files / files.CIRCUITS_PNG, max_paths=options.max_drawn_paths))
-    written.append(write_csv([p.as_row() for p in circuits.paths], files / files.CIRCUITS_CSV, PATH_COLUMNS))
-    written.append(write_csv([row.as_dict() for row in behaviour.rows], files / files.BEHAVIOUR_CSV))
-    if behaviour.main.replay is not None:
-        written += write_replay(behaviour.main.replay, files / files.REPLAY_TXT, files / files.REPLAY_GIF,
-                                options.gif_scale, options.gif_frame_ms)  # fmt: skip
+    written.append(write_csv(curve_rows(curve), files / files.CMNI_CURVE_CSV))
+    written += write_model_files(files, checkpoint, circuits, behaviour, options)
 
     if study is not None:
         written.append(plot_interventions(study, files / files.INTERVENTIONS_PNG))
@@ -185,10 +183,54 @@ def generate_report(
     metrics["circuits"]["paths_per_action"] = paths_per_action
     if study is not None:
         metrics["interventions"] = study.summary()
-    metrics["files"] = [p.name for p in written] + [files.METRICS_JSON, files.REPORT_MD]
-    written.append(_write_text(files / files.METRICS_JSON, json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n"))
-    written.append(_write_text(files / files.REPORT_MD, render_markdown(metrics, checkpoint, behaviour)))
+    written += write_metrics_and_report(files, written, metrics, render_markdown(metrics, checkpoint, behaviour))
     return ReportOutputs(files.folder, written, metrics, behaviour, checkpoint, curve, circuits, notes, warnings, study)
+
+
+def analyse_circuits(
+    names: list[str], weights: list[np.ndarray], result: CMNIResult, threshold: float
+) -> tuple[CircuitAnalysis, dict[str, int]]:
+    """The strong paths from the mirror candidates and partner-specific units to leap and help
+    (:func:`cmni.circuits.find_paths`), and the count of such paths to each action."""
+    sources = {
+        "mirror": {k: v for k, v in mirror_units(result).items() if k in names},
+        "partner": {k: v for k, v in partner_specific_units(result).items() if k in names},
+    }
+    circuits = find_paths(names, weights, sources, threshold=threshold, action_names=ACTION_NAMES)
+    every_action = find_paths(names, weights, sources, threshold=threshold, targets=ACTION_NAMES, action_names=ACTION_NAMES)
+    return circuits, {a: sum(1 for p in every_action.paths if p.action == a) for a in ACTION_NAMES}
+
+
+def write_model_files(
+    files: EvalFiles, checkpoint: CheckpointCMNI, circuits: CircuitAnalysis, behaviour: BehaviourReport, options: ReportOptions
+) -> list[Path]:
+    """The files about the evaluated model: neurons and candidates per layer, circuits, behaviour, replay."""
+    written = []
+    for layer in checkpoint.result.layer_slices:
+        written.append(plot_neurons(checkpoint.result, layer, files / files.neurons_png(layer)))
+        written.append(write_csv(candidate_table(checkpoint.result, layer), files / files.candidates_csv(layer), candidate_columns()))
+    written.append(plot_circuits(circuits, files / files.CIRCUITS_PNG, max_paths=options.max_drawn_paths))
+    written.append(write_csv([p.as_row() for p in circuits.paths], files / files.CIRCUITS_CSV, PATH_COLUMNS))
+    written.append(write_csv([row.as_dict() for row in behaviour.rows], files / files.BEHAVIOUR_CSV))
+    if behaviour.main.replay is not None:
+        written += write_replay(behaviour.main.replay, files / files.REPLAY_TXT, files / files.REPLAY_GIF,
+                                options.gif_scale, options.gif_frame_ms)  # fmt: skip
+    return written
+
+
+def write_metrics_and_report(files: EvalFiles, written: list[Path], metrics: dict[str, Any], markdown: str) -> list[Path]:
+    """``metrics.json`` (with the list of every file, ``metrics["files"]``) and ``report.md``."""
+    metrics["files"] = [p.name for p in written] + [files.METRICS_JSON, files.REPORT_MD]
+    return [
+        _write_text(files / files.METRICS_JSON, json.dumps(json_safe(metrics), indent=2, allow_nan=False) + "\n"),
+        _write_text(files / files.REPORT_MD, markdown),
+    ]
+
+
+def check_out_dir(files: EvalFiles) -> None:
+    """RunError when the output folder exists as a file."""
+    if files.folder.exists() and not files.folder.is_dir():
+        raise RunError(f"--out {str(files.folder)!r} exists and is not a folder")
 
 
 def _check_probe_set_file(resolved: ResolvedRun) -> None:
@@ -304,26 +346,6 @@ def build_metrics(
     notes: list[str],
 ) -> dict[str, Any]:
     """Everything of the report as one JSON-ready dict (NaN still present; see :func:`json_safe`)."""
-    rows = [r.as_dict() for r in behaviour.rows]
-    by_key = {"agent": rows[0], "partner": rows[1]}
-    for row, key in zip(rows[2:], ("scripted", "random")):
-        by_key[key] = row
-    result = checkpoint.result
-    ratio_rows = {
-        layer: {str(r["unit"]): r["both_none_ratio"] for r in candidate_table(result, layer)}
-        for layer in result.layer_slices
-    }
-    neurons = {
-        layer: {
-            "n_units": int(result.per_layer_n_neurons[layer]),
-            "n_candidates": int(result.per_layer_n_candidates[layer]),
-            "candidates": mirror_units(result)[layer],
-            "partner_specific": partner_specific_units(result)[layer],
-            "both_none_ratio": ratio_rows[layer],
-            "cmni": float(result.per_layer[layer]),
-        }
-        for layer in result.layer_slices
-    }
     return {
         "run": {
             "source": str(resolved.source),
@@ -333,27 +355,57 @@ def build_metrics(
             "env_config": resolved.config.env.to_dict(),
             "train_config": resolved.config.to_dict() if resolved.run is not None else None,
         },
-        "settings": {
-            "episodes": options.episodes,
-            "steps_per_episode": resolved.config.env.max_steps,
-            "seed": options.seed,
-            "partner": options.partner,
-            "deterministic": options.deterministic,
-            "seat_assignment": "agent plays the frog in even games, the toad in odd games",
-            "score_ci": "95% Student-t interval over episodes",
-            "threshold": options.threshold,
-            "n_permutations": options.n_permutations,
-            "probe_set": probe_source,
-        },
-        "behaviour": {**by_key, "rows": rows},
+        "settings": settings_metrics(options, resolved.config.env.max_steps, probe_source),
+        "behaviour": behaviour_metrics(behaviour),
         "cmni": {"checkpoint": checkpoint.summary(), "curve": curve.summary()},
-        "neurons": neurons,
+        "neurons": neuron_metrics(checkpoint.result),
         "circuits": {**circuits.summary(), "paths": [p.as_row() for p in circuits.paths]},
         "notes": list(notes),
     }
 
 
-def _curve_rows(curve: CMNICurve) -> list[dict[str, Any]]:
+def settings_metrics(options: ReportOptions, steps_per_episode: int, probe_source: str) -> dict[str, Any]:
+    """The evaluation's settings, as ``metrics.json`` lists them."""
+    return {
+        "episodes": options.episodes,
+        "steps_per_episode": steps_per_episode,
+        "seed": options.seed,
+        "partner": options.partner,
+        "deterministic": options.deterministic,
+        "seat_assignment": "agent plays the frog in even games, the toad in odd games",
+        "score_ci": "95% Student-t interval over episodes",
+        "threshold": options.threshold,
+        "n_permutations": options.n_permutations,
+        "probe_set": probe_source,
+    }
+
+
+def behaviour_metrics(behaviour: BehaviourReport) -> dict[str, Any]:
+    """The behaviour table as ``{"agent", "partner", "scripted", "random": row, "rows": [row, ...]}``."""
+    rows = [r.as_dict() for r in behaviour.rows]
+    by_key = {"agent": rows[0], "partner": rows[1]}
+    for row, key in zip(rows[2:], ("scripted", "random")):
+        by_key[key] = row
+    return {**by_key, "rows": rows}
+
+
+def neuron_metrics(result: CMNIResult) -> dict[str, dict[str, Any]]:
+    """Layer -> units, candidates, partner-specific units, both/none ratio per candidate, CMNI."""
+    return {
+        layer: {
+            "n_units": int(result.per_layer_n_neurons[layer]),
+            "n_candidates": int(result.per_layer_n_candidates[layer]),
+            "candidates": mirror_units(result)[layer],
+            "partner_specific": partner_specific_units(result)[layer],
+            "both_none_ratio": {str(r["unit"]): r["both_none_ratio"] for r in candidate_table(result, layer)},
+            "cmni": float(result.per_layer[layer]),
+        }
+        for layer in result.layer_slices
+    }
+
+
+def curve_rows(curve: CMNICurve) -> list[dict[str, Any]]:
+    """The curve's columns as ``cmni_over_training.csv`` rows."""
     return [{name: values[i] for name, values in curve.columns.items()} for i in range(curve.n_probes)]
 
 

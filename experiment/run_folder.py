@@ -344,6 +344,10 @@ class EvalFiles:
     REPLAY_GIF: ClassVar[str] = "replay.gif"
     INTERVENTIONS_PNG: ClassVar[str] = "interventions.png"
     INTERVENTIONS_CSV: ClassVar[str] = "interventions.csv"
+    # a supervised classifier's run adds these (and has no cmni_over_training.png: its curve is per epoch)
+    CONFUSION_CSV: ClassVar[str] = "confusion_matrix.csv"
+    CMNI_VS_LOSS_PNG: ClassVar[str] = "cmni_vs_validation_loss.png"
+    NEURON_TABLE_CSV: ClassVar[str] = "neuron_table.csv"
 
     @staticmethod
     def neurons_png(layer: str) -> str:

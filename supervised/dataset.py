@@ -183,6 +183,18 @@ class _DistinctRows:
         return Split(*(np.concatenate(self.parts[name]) for name in _ARRAYS))
 
 
+def classifier_input(observations: np.ndarray, config: SupervisedConfig) -> np.ndarray:
+    """What the classifier sees of ``(..., obs_size)`` env observations: a copy with the
+    own-status number zeroed when ``config.hide_own_status`` (paper mode), else ``observations``.
+
+    The one rule for the training states and for a classifier playing the game.
+    """
+    if config.obs_mode == "paper" and config.hide_own_status:
+        observations = observations.copy()
+        observations[..., paper_layout(config.width)["own_status"]] = 0.0
+    return observations
+
+
 def play_distinct_states(config: SupervisedConfig, max_steps_rollout: int = 100_000) -> Split:
     """Play until the distinct rows number ``config.dataset_size`` and each label has twice its test share.
 
@@ -203,7 +215,6 @@ def play_distinct_states(config: SupervisedConfig, max_steps_rollout: int = 100_
     random_share = np.array(list(PLAY_POLICIES.values()))
     policy = rng.integers(0, len(PLAY_POLICIES), size=(n_games, 2))
     state = core.new_games(n_games, rules)
-    own_status = paper_layout(config.width)["own_status"]
     needed = 2 * np.asarray(config.test_label_counts)
     rows = _DistinctRows()
 
@@ -215,9 +226,7 @@ def play_distinct_states(config: SupervisedConfig, max_steps_rollout: int = 100_
         actions = np.where(play_random, rng.integers(0, core.N_ACTIONS, size=actions.shape), actions)
         core.step(state, actions, rules, stream)
 
-        obs = observe(state, config.obs_mode)[:, players]
-        if config.obs_mode == "paper" and config.hide_own_status:
-            obs[..., own_status] = 0.0
+        obs = classifier_input(observe(state, config.obs_mode)[:, players], config)
         labels = heuristic_labels(state)[:, players]
         scenarios = core.scenario_codes(state.distress)[:, players]
         rows.add(obs.reshape(-1, obs.shape[-1]), labels.ravel(), scenarios.ravel())

@@ -18,7 +18,9 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "experiment": {"frogtoad_env"},
     "cmni": {"frogtoad_env", "experiment"},
     "agents": {"frogtoad_env", "experiment", "cmni"},
-    "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints"},
+    # a supervised run's report loads its classifier and test split (never its training loop)
+    "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints", "supervised.config", "supervised.dataset",
+                   "supervised.classifier", "supervised.training"},
     "supervised": {"frogtoad_env", "experiment", "cmni", "agents.coupled"},
     # a sweep trains runs (agents.training, in its worker processes) and summarises them
     "sweeps": {"frogtoad_env", "experiment", "agents.training", "evaluation.statistics"},
