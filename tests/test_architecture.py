@@ -18,7 +18,8 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "experiment": {"frogtoad_env"},
     "cmni": {"frogtoad_env", "experiment"},
     "agents": {"frogtoad_env", "experiment", "cmni"},
-    # a supervised run's report loads its classifier and test split (never its training loop)
+    # a supervised run's report loads its classifier and test split; supervised.training for its file names
+    # (until they move to experiment.run_folder) and the untrained null, never to train
     "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints", "supervised.config", "supervised.dataset",
                    "supervised.classifier", "supervised.training"},
     "supervised": {"frogtoad_env", "experiment", "cmni", "agents.coupled"},
