@@ -152,6 +152,23 @@ def test_the_classifier_plays_both_seats_with_its_hidden_own_status(run_dir: Pat
     assert metrics["classifier"]["scripted_score"] == scripted["score_mean"]
 
 
+def test_the_player_zeroes_its_own_status_as_the_training_data_did(run_dir: Path) -> None:
+    """A distressed player's own-status number (9 where the env shows distress) is hidden
+    from the classifier, as in its training states; the raw number would change its choices."""
+    from evaluation.classifier import ClassifierActor, load_classifier, resolve_supervised_run
+
+    resolved = resolve_supervised_run(run_dir)
+    x, _, _ = load_test_split(run_dir)
+    own_status = paper_layout(TINY.width)["own_status"]
+    shown = x.copy()
+    shown[:, own_status] = 9.0
+    w = weights(run_dir)
+    hidden_choice = forward(w, x)[1].argmax(axis=1)  # the test split's own status is already 0
+    assert (forward(w, shown)[1].argmax(axis=1) != hidden_choice).any()
+    actor = ClassifierActor(load_classifier(resolved, x.shape[1]), resolved.config)
+    assert (actor.predict(shown.astype(np.float32))[0] == hidden_choice).all()
+
+
 def test_an_epoch_checkpoint_is_evaluated_with_that_epochs_test_accuracy(run_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "epoch1"
     assert evaluate.main([str(run_dir), "--checkpoint", "1", "--episodes", "2", "--permutations", "5", "--out", str(out), "--quiet"]) == 0
