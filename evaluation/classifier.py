@@ -46,7 +46,7 @@ from cmni.neurons import CheckpointCMNI, both_none_ratio, mirror_units
 from cmni.stats import permutation_test
 from experiment.run_folder import EvalFiles, RunError, RunFolder, one_line
 from frogtoad_env.core import ACTION_NAMES
-from supervised.classifier import MLPClassifier, evaluate, make_classifier, weight_chain
+from supervised.classifier import MLPClassifier, evaluate, layer_names, make_classifier
 from supervised.config import SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, classifier_input
 
@@ -180,6 +180,21 @@ def load_classifier(resolved: SupervisedRun, n_inputs: int) -> MLPClassifier:
     except Exception as error:  # zip, pickle and shape errors come in many kinds
         raise RunError(f"cannot load the classifier {resolved.model_path}: {one_line(error)}") from None
     return model.eval()
+
+
+def weight_chain(model: MLPClassifier) -> tuple[list[str], list[np.ndarray]]:
+    """The forward weights after the first hidden layer, for :func:`cmni.circuits.find_paths`.
+
+    Returns:
+        ``(layer_names(model), weights)``: ``weights[i]`` of shape ``(n_{i+1}, n_i)``, float64,
+        from the probed layer ``i`` to the next, the last into the action logits. Only the
+        Linear modules that follow the first hidden layer are read, so the first layer may
+        be any module (a Linear, or the coupled layer).
+    """
+    names = layer_names(model)
+    linears = [m for m in model.body if isinstance(m, torch.nn.Linear)]
+    following = linears[len(linears) - (len(names) - 1) :] if len(names) > 1 else []
+    return names, [m.weight.detach().cpu().numpy().astype(np.float64) for m in [*following, model.head]]
 
 
 class ClassifierActor:

@@ -20,6 +20,8 @@ from .options import ReportOptions
 __all__ = ["PPO", "SUPERVISED", "PPO_ONLY_OPTIONS", "run_method", "ppo_only_options_set"]
 
 PPO, SUPERVISED = "ppo", "supervised"
+#: the config.json entry that names the method, where it does
+METHOD_KEY = "method"
 #: ReportOptions fields only the PPO report uses: a classifier's run has no probe set to
 #: intervene with, and its CMNI curve is the one training measured on the test split.
 PPO_ONLY_OPTIONS: tuple[str, ...] = (
@@ -34,8 +36,9 @@ def run_method(path: Path | str) -> str:
     """:data:`SUPERVISED` when ``path`` is a supervised run folder or a file in one (its own
     folder, or the parent of ``checkpoints/``), else :data:`PPO`.
 
-    A supervised run's ``config.json`` is a :class:`~supervised.config.SupervisedConfig`,
-    told apart by the settings only it has (``dataset_size``, ``dropout``...). A path
+    A ``config.json`` that names its ``"method"`` says it; one that does not is a
+    supervised run's when it holds settings only a :class:`~supervised.config.SupervisedConfig`
+    has (``dataset_size``, ``dropout``...). A path
     that is no run, or whose config cannot be read, counts as PPO: the PPO path's
     :func:`experiment.run_folder.resolve_run` then says what is wrong with it.
     """
@@ -47,7 +50,11 @@ def run_method(path: Path | str) -> str:
             data = json.loads((candidate / CONFIG_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        return SUPERVISED if isinstance(data, dict) and _SUPERVISED_KEYS & set(data) else PPO
+        if not isinstance(data, dict):
+            return PPO
+        if data.get(METHOD_KEY) in (PPO, SUPERVISED):
+            return str(data[METHOD_KEY])
+        return SUPERVISED if _SUPERVISED_KEYS & set(data) else PPO
     return PPO
 
 

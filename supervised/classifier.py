@@ -54,17 +54,6 @@ def layer_names(model: MLPClassifier) -> list[str]:
     return [f"hidden.{i}" for i in range(sum(isinstance(m, nn.Linear) for m in model.body))]
 
 
-def weight_chain(model: MLPClassifier) -> tuple[list[str], list[np.ndarray]]:
-    """The forward weights after the first hidden layer, for :func:`cmni.circuits.find_paths`.
-
-    Returns:
-        ``(layer_names(model), weights)``: ``weights[i]`` of shape ``(n_{i+1}, n_i)``, float64,
-        from ``hidden.<i>`` to the next hidden layer, the last into the action logits.
-    """
-    linears = [m for m in model.body if isinstance(m, nn.Linear)][1:] + [model.head]
-    return layer_names(model), [m.weight.detach().cpu().numpy().astype(np.float64) for m in linears]
-
-
 def make_classifier(n_inputs: int, net_arch: tuple[int, ...], activation: str, dropout: float, seed: int) -> MLPClassifier:
     """A freshly initialised classifier; the weights depend on ``seed`` only (the global torch RNG is left alone)."""
     with torch.random.fork_rng(devices=[]):
