@@ -169,7 +169,7 @@ def test_the_player_zeroes_its_own_status_as_the_training_data_did(run_dir: Path
     assert (actor.predict(shown.astype(np.float32))[0] == hidden_choice).all()
 
 
-def test_circuits_read_the_weights_from_each_hidden_layer_to_the_next_and_to_the_logits(run_dir: Path, report: tuple[Path, dict]) -> None:
+def test_circuits_read_the_weights_from_each_hidden_layer_to_the_next_and_to_the_logits(run_dir: Path) -> None:
     from evaluation.classifier import load_classifier, resolve_supervised_run, weight_chain
 
     w = weights(run_dir)
@@ -177,8 +177,6 @@ def test_circuits_read_the_weights_from_each_hidden_layer_to_the_next_and_to_the
     assert names == ["hidden.0", "hidden.1"]
     np.testing.assert_array_equal(chain[0], w["body.3.weight"])
     np.testing.assert_array_equal(chain[1], w["head.weight"])
-    _, metrics = report
-    assert metrics["circuits"]["threshold"] == 2.0 and set(metrics["circuits"]["paths_per_action"]) == {"hop", "jump", "leap", "help"}
 
 
 def test_an_epoch_checkpoint_is_evaluated_with_that_epochs_test_accuracy(run_dir: Path, tmp_path: Path) -> None:
