@@ -15,9 +15,14 @@ Each module holds one step of the pipeline, named for what it does:
   validated in one place.
 - :mod:`evaluation.report`: :func:`~evaluation.report.generate_report`, which runs all of
   the above into one folder.
+- :mod:`evaluation.methods`: which report a run gets (PPO or supervised classifier), from
+  its ``config.json``.
+- :mod:`evaluation.classifier`: a supervised classifier's report (the test set's confusion
+  matrix, CMNI vs validation loss, the neuron table, the classifier as a player).
 
 The CMNI of one checkpoint and its neuron tables live in :mod:`cmni.neurons`, the circuit
 analysis in :mod:`cmni.circuits` (weights from :mod:`cmni.weights`), the run folder's
 layout and file names in :mod:`experiment.run_folder`. Submodules are imported on demand;
-none of them imports torch at import time.
+none of them imports torch at import time except :mod:`evaluation.classifier`, which is
+imported once a supervised run is found.
 """
