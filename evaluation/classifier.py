@@ -33,18 +33,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from cmni.circuits import CircuitAnalysis
 from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from cmni.neurons import CheckpointCMNI, both_none_ratio, mirror_units
 from cmni.stats import permutation_test
-from experiment.run_folder import EvalFiles, RunError, RunFolder, one_line
+from experiment.run_folder import EvalFiles, RunError, RunFolder, one_line, pick_model
 from frogtoad_env.core import ACTION_NAMES
 from supervised.classifier import MLPClassifier, evaluate, layer_names, make_classifier
 from supervised.config import SupervisedConfig
@@ -60,6 +59,7 @@ from .figures import plot_cmni_vs_loss
 from .markdown import render_classifier_markdown
 from .options import ReportOptions
 from .report import (
+    ReportOutputs,
     analyse_circuits,
     behaviour_metrics,
     check_out_dir,
@@ -128,7 +128,7 @@ def resolve_supervised_run(path: Path | str, checkpoint: str | None = None) -> S
         config = SupervisedConfig.from_json(run.config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, TypeError) as error:
         raise RunError(f"cannot read {run.config_path}: {one_line(error)}") from None
-    model = model or _pick_model(run, checkpoint)
+    model = model or pick_model(run, checkpoint, run.path / FINAL_MODEL_FILE, _epoch_checkpoints(run), unit="epoch")
     epoch = next((e for e, p in _epoch_checkpoints(run) if p.resolve() == model.resolve()), None)
     result_path = run.path / RESULT_FILE
     try:
@@ -146,28 +146,6 @@ def _epoch_checkpoints(run: RunFolder) -> list[tuple[int, Path]]:
         if epoch.isdigit() and checkpoint_path(run.path, int(epoch)) == p:
             found.append((int(epoch), p))
     return found
-
-
-def _pick_model(run: RunFolder, checkpoint: str | None) -> Path:
-    final = run.path / FINAL_MODEL_FILE
-    epochs = _epoch_checkpoints(run)
-    if checkpoint is None:
-        if final.is_file():
-            return final
-        if epochs:
-            return epochs[-1][1]
-        raise RunError(f"{str(run.path)!r} holds no classifier yet: no {FINAL_MODEL_FILE} and no checkpoints/epoch_*.pt")
-    text = str(checkpoint).strip()
-    if text.isdigit():
-        for epoch, p in epochs:
-            if epoch == int(text):
-                return p
-        known = ", ".join(str(e) for e, _ in epochs) or "none"
-        raise RunError(f"no checkpoint of epoch {int(text)} in {run.checkpoint_dir} (epochs: {known})")
-    for p in (Path(text), run.path / text, run.checkpoint_dir / text):
-        if p.is_file():
-            return p
-    raise RunError(f"checkpoint {text!r} is neither an epoch number nor an existing .pt file")
 
 
 def load_classifier(resolved: SupervisedRun, n_inputs: int) -> MLPClassifier:
@@ -219,19 +197,9 @@ class ClassifierActor:
 
 
 @dataclass
-class ClassifierReportOutputs:
-    """What :func:`generate_classifier_report` produced (the fields of :class:`evaluation.report.ReportOutputs`
-    that apply, plus the test-set figures)."""
-
-    out_dir: Path
-    files: list[Path]
-    metrics: dict[str, Any]
-    behaviour: BehaviourReport
-    checkpoint: CheckpointCMNI
-    curve: CMNICurve
-    circuits: CircuitAnalysis
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+class ClassifierReportOutputs(ReportOutputs):
+    """What :func:`generate_classifier_report` produced: :class:`evaluation.report.ReportOutputs`
+    (no interventions), with the test-set figures in ``metrics["classifier"]``."""
 
     @property
     def headline(self) -> str:

@@ -19,7 +19,9 @@ Figures use matplotlib's Agg backend (no display needed); the GIF is written by 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -55,14 +57,7 @@ def plot_cmni_over_training(curve: CMNICurve, path: Path, checkpoint_step: int |
     if low is not None and high is not None and np.isfinite(low).any():
         band = "-".join(f"{100 * q:g}" for q in NULL_BAND)
         ax.fill_between(steps, low, high, color="#95a5a6", alpha=0.3, lw=0, label=f"permutation null {band}%")
-    if np.isfinite(col["null_permutation_mean"]).any():
-        ax.plot(steps, col["null_permutation_mean"], ":", color="#7f8c8d", lw=1.5, label="permutation null mean")
-    untrained = col["null_untrained"]
-    if np.isfinite(untrained).any():
-        ax.axhline(float(np.nanmean(untrained)), ls="--", color="#34495e", lw=1.2, label="untrained network")
-    if curve.n_probes and np.isfinite(cmni).any():
-        step, value, _ = curve.peak()
-        ax.plot([step], [value], marker="*", ms=16, color="#c0392b", zorder=4, ls="none", label=f"peak {value:.4g} @ {step:,}")
+    _nulls_and_peak(ax, curve, steps, "untrained network", lambda step: f"{int(step):,}")
     ax.set_xlabel("training steps (agent-steps)")
     ax.set_ylabel("CMNI", color="#8e44ad")
     ax.grid(alpha=0.3)
@@ -84,6 +79,20 @@ def plot_cmni_over_training(curve: CMNICurve, path: Path, checkpoint_step: int |
     return path
 
 
+def _nulls_and_peak(ax: Any, curve: CMNICurve, x: np.ndarray, untrained_label: str, where: Callable[[Any], str]) -> None:
+    """On ``ax`` against ``x``: the permutation null's mean (dotted), the untrained networks'
+    mean (dashed) and the CMNI's peak (star, labelled ``peak <value> @ where(x)``)."""
+    col = curve.columns
+    if np.isfinite(col["null_permutation_mean"]).any():
+        ax.plot(x, col["null_permutation_mean"], ":", color="#7f8c8d", lw=1.5, label="permutation null mean")
+    untrained = col["null_untrained"]
+    if np.isfinite(untrained).any():
+        ax.axhline(float(np.nanmean(untrained)), ls="--", color="#34495e", lw=1.2, label=untrained_label)
+    if curve.n_probes and np.isfinite(curve.cmni).any():
+        _, value, i = curve.peak()
+        ax.plot([x[i]], [value], marker="*", ms=16, color="#c0392b", zorder=4, ls="none", label=f"peak {value:.4g} @ {where(x[i])}")
+
+
 def plot_cmni_vs_loss(curve: CMNICurve, path: Path, evaluated_epoch: int | None = None) -> Path:
     """A classifier's CMNI and validation loss against epochs (two y-axes), nulls, peak.
 
@@ -94,15 +103,7 @@ def plot_cmni_vs_loss(curve: CMNICurve, path: Path, evaluated_epoch: int | None 
     col = curve.columns
     epochs, cmni = col["epoch"], curve.cmni
     ax.plot(epochs, cmni, "o-", color="#8e44ad", lw=2, ms=4, label="CMNI", zorder=3)
-    if np.isfinite(col["null_permutation_mean"]).any():
-        ax.plot(epochs, col["null_permutation_mean"], ":", color="#7f8c8d", lw=1.5, label="permutation null mean")
-    untrained = col["null_untrained"]
-    if np.isfinite(untrained).any():
-        ax.axhline(float(np.nanmean(untrained)), ls="--", color="#34495e", lw=1.2, label="untrained networks")
-    if curve.n_probes and np.isfinite(cmni).any():
-        _, value, i = curve.peak()
-        ax.plot([epochs[i]], [value], marker="*", ms=16, color="#c0392b", zorder=4, ls="none",
-                label=f"peak {value:.4g} @ epoch {int(epochs[i])}")  # fmt: skip
+    _nulls_and_peak(ax, curve, epochs, "untrained networks", lambda epoch: f"epoch {int(epoch)}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("CMNI", color="#8e44ad")
     ax.grid(alpha=0.3)

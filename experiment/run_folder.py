@@ -428,7 +428,7 @@ def resolve_run(path: Path | str, checkpoint: str | int | None = None) -> Resolv
     if source.is_dir():
         run: RunFolder | None = RunFolder(source)
         config = run.load_config()
-        model_path = _pick_model(run, checkpoint)
+        model_path = pick_model(run, checkpoint, run.final_model, run.checkpoints())
     else:
         if checkpoint is not None:
             raise RunError("--checkpoint needs a run folder, not a model file")
@@ -453,22 +453,35 @@ def _enclosing_run(model: Path) -> RunFolder | None:
     return None
 
 
-def _pick_model(run: RunFolder, checkpoint: str | int | None) -> Path:
-    checkpoints = run.checkpoints()
+def pick_model(
+    run: RunFolder, checkpoint: str | int | None, final: Path, checkpoints: Sequence[tuple[int, Path]], unit: str = "step"
+) -> Path:
+    """The model a ``--checkpoint`` value names in ``run``.
+
+    Args:
+        checkpoint: None (``final``, else the last of ``checkpoints``), a number (the
+            checkpoint of that ``unit``, e.g. step or epoch) or a path (as given, in the
+            run folder or in its ``checkpoints/``).
+        final: the run's final model; checkpoints: ``(number, path)``, oldest first.
+
+    Raises:
+        RunError: no such model (the message lists the saved numbers).
+    """
+    suffix = final.suffix
     if checkpoint is None:
-        if run.final_model.is_file():
-            return run.final_model
+        if final.is_file():
+            return final
         if checkpoints:
             return checkpoints[-1][1]
-        raise RunError(f"{str(run.path)!r} holds no model yet: no {FINAL_MODEL} and no {CHECKPOINT_DIR}/step_*.zip")
+        raise RunError(f"{str(run.path)!r} holds no model yet: no {final.name} and no {CHECKPOINT_DIR}/{unit}_*{suffix}")
     text = str(checkpoint).strip()
     if text.isdigit():
-        for step, p in checkpoints:
-            if step == int(text):
+        for number, p in checkpoints:
+            if number == int(text):
                 return p
-        known = ", ".join(str(s) for s, _ in checkpoints) or "none"
-        raise RunError(f"no checkpoint at step {int(text)} in {run.checkpoint_dir} (steps: {known})")
+        known = ", ".join(str(n) for n, _ in checkpoints) or "none"
+        raise RunError(f"no checkpoint at {unit} {int(text)} in {run.checkpoint_dir} ({unit}s: {known})")
     for p in (Path(text), run.path / text, run.checkpoint_dir / text):
         if p.is_file():
             return p
-    raise RunError(f"checkpoint {text!r} is neither a step number nor an existing .zip")
+    raise RunError(f"checkpoint {text!r} is neither a {unit} number nor an existing {suffix}")

@@ -200,4 +200,4 @@ def test_ppo_only_flags_exit_2_naming_the_flag(run_dir: Path, flags: list[str], 
 def test_a_missing_epoch_exits_1_listing_the_saved_ones(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert evaluate.main([str(run_dir), "--checkpoint", "9", "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert "no checkpoint of epoch 9" in err and "(epochs: 1, 2, 3)" in err
+    assert "no checkpoint at epoch 9" in err and "(epochs: 1, 2, 3)" in err
