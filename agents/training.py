@@ -182,14 +182,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def check_new_run_dir(run: RunFolder) -> None:
-    """RunError unless ``run`` can hold a new run (absent, or a folder without a config.json)."""
-    if run.is_run():
-        raise RunError(f"{str(run.path)!r} already holds a run; continue it with --resume {run.path} or pick another --run-dir")
-    if run.path.exists() and not run.path.is_dir():
-        raise RunError(f"{str(run.path)!r} exists and is not a folder")
-
-
 def open_resumed_model(run: RunFolder, config: TrainConfig, device: str) -> tuple[PPO, FrogToadVecEnv]:
     """Load the newest loadable checkpoint of ``run`` with a fresh env.
 
@@ -275,7 +267,7 @@ def train(
         if run.load_config() != config:
             raise RunError(f"config differs from {run.config_path}; resume with the saved config")
     else:
-        check_new_run_dir(run)
+        run.check_new()
     with run.lock():
         remove_stale_temporaries(run.path)
         return _train_locked(config, run, device, progress_bar, callbacks)

@@ -14,6 +14,16 @@ nowhere else; the other modules ask this one for paths::
         cmni/null_untrained.npz        the same statistics for the untrained network
         eval/                          what ``evaluate.py`` writes (:class:`EvalFiles`)
 
+A supervised run (``train.py --method supervised``, :mod:`supervised.training`) shares
+``config.json`` (a SupervisedConfig), ``tb/``, ``cmni.csv`` (its columns plus the
+classifier's own) and the lock, and has instead of the PPO models::
+
+    run_dir/
+        dataset.npz                    the labelled states and their split (made once)
+        checkpoints/epoch_<04d>.pt     after every epoch: weights, optimizer, RNG, rows so far
+        final_model.pt                 weights of the epoch with the lowest validation loss
+        result.json                    test accuracy, confusion matrix, best epoch, nulls
+
 Torch-free: reading a run folder never loads a network library.
 """
 
@@ -46,6 +56,11 @@ EVAL_DIR = "eval"
 LOCK_FILE = ".lock"
 _STEP_NAME = "step_{:012d}"
 _STEP_RE = re.compile(r"^step_(\d{12})\.(zip|npz)$")
+# a supervised run's own files (the rest of its folder is named above)
+DATASET_FILE = "dataset.npz"
+FINAL_MODEL_FILE = "final_model.pt"
+RESULT_FILE = "result.json"
+_EPOCH_RE = re.compile(r"^epoch_(\d{4})\.pt$")
 
 
 class RunError(Exception):
@@ -275,6 +290,32 @@ class RunFolder:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    # ----------------------------------------------------------------- a supervised run's files
+
+    @property
+    def dataset_path(self) -> Path:
+        return self.path / DATASET_FILE
+
+    @property
+    def final_classifier(self) -> Path:
+        return self.path / FINAL_MODEL_FILE
+
+    @property
+    def result_path(self) -> Path:
+        return self.path / RESULT_FILE
+
+    def epoch_checkpoint_path(self, epoch: int) -> Path:
+        """``checkpoints/epoch_<04d>.pt``: a supervised run after ``epoch`` epochs."""
+        return self.checkpoint_dir / f"epoch_{int(epoch):04d}.pt"
+
+    def epoch_checkpoints(self) -> list[tuple[int, Path]]:
+        """``(epoch, path)`` of every epoch checkpoint of a supervised run, oldest first."""
+        folder = self.checkpoint_dir
+        if not folder.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_file() and (m := _EPOCH_RE.match(p.name))]
+        return sorted(found)
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold an exclusive lock on the folder (created if absent) for the block, so two
@@ -286,6 +327,13 @@ class RunFolder:
 
     def is_run(self) -> bool:
         return self.config_path.is_file()
+
+    def check_new(self) -> None:
+        """RunError unless this folder can hold a new run (absent, or a folder without a config.json)."""
+        if self.is_run():
+            raise RunError(f"{str(self.path)!r} already holds a run; continue it with --resume {self.path} or pick another --run-dir")
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"{str(self.path)!r} exists and is not a folder")
 
     def save_config(self, config: TrainConfig) -> Path:
         return atomic_write_text(self.config_path, config.to_json())

@@ -11,20 +11,16 @@ import pytest
 import torch
 
 from cmni.metric import compute_cmni
-from experiment.run_folder import RunError
+from experiment.run_folder import DATASET_FILE, FINAL_MODEL_FILE, RESULT_FILE, RunError, RunFolder
 from supervised import training
 from supervised.classifier import evaluate, make_classifier
 from supervised.config import SupervisedConfig
 from supervised.dataset import LabelledDataset
-from supervised.training import (
-    DATASET_FILE,
-    FINAL_MODEL_FILE,
-    RESULT_FILE,
-    SupervisedResult,
-    checkpoint_path,
-    epoch_columns,
-    train_supervised,
-)
+from supervised.training import SupervisedResult, epoch_columns, train_supervised
+
+def checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    return RunFolder(run_dir).epoch_checkpoint_path(epoch)
+
 
 TINY = SupervisedConfig(
     net_arch=(8,), dropout=0.1, batch_size=20, learning_rate=2e-2, epochs=3, patience=10,
