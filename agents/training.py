@@ -264,8 +264,7 @@ def train(
     torch.set_num_threads(config.torch_threads)
     device = resolve_device(config.device)
     if resume:
-        if run.load_config() != config:
-            raise RunError(f"config differs from {run.config_path}; resume with the saved config")
+        run.check_resumable(config)
     else:
         run.check_new()
     with run.lock():

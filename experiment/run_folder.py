@@ -39,10 +39,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from experiment.atomic import atomic_write_text
-from experiment.config import TrainConfig
+from experiment.config import SettingsJson, TrainConfig, saved_method
+
+Settings = TypeVar("Settings", bound=SettingsJson)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -335,18 +337,38 @@ class RunFolder:
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"{str(self.path)!r} exists and is not a folder")
 
-    def save_config(self, config: TrainConfig) -> Path:
+    def check_resumable(self, config: SettingsJson) -> None:
+        """RunError unless this folder holds a run saved with exactly ``config``."""
+        if self.load_config(type(config)) != config:
+            raise RunError(f"config differs from {self.config_path}; resume with the saved config")
+
+    def save_config(self, config: SettingsJson) -> Path:
         return atomic_write_text(self.config_path, config.to_json())
 
-    def load_config(self) -> TrainConfig:
-        """The run's ``config.json``; RunError (one line) if the folder or file is missing or bad."""
+    def _config_text(self) -> str:
         if not self.path.is_dir():
             raise RunError(f"run folder {str(self.path)!r} does not exist")
         if not self.config_path.is_file():
             raise RunError(f"{str(self.path)!r} is not a run folder: it has no {CONFIG_FILE}")
         try:
-            return TrainConfig.from_json(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError) as error:
+            return self.config_path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
+
+    def method(self) -> str:
+        """The training method of the run (``"ppo"`` or ``"supervised"``, from its ``config.json``)."""
+        try:
+            return saved_method(self._config_text())
+        except ValueError as error:
+            raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
+
+    def load_config(self, kind: type[Settings] = TrainConfig) -> Settings:  # type: ignore[assignment]
+        """The run's ``config.json`` as ``kind`` (TrainConfig, or supervised.config.SupervisedConfig);
+        RunError (one line) if the folder or file is missing or bad, or the run is another method's."""
+        text = self._config_text()
+        try:
+            return kind.from_json(text)
+        except (ValueError, TypeError) as error:
             raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
 
 

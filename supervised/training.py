@@ -102,7 +102,7 @@ def _tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _new_model(config: SupervisedConfig, n_inputs: int, seed: int) -> MLPClassifier:
-    return make_classifier(n_inputs, config.net_arch, config.activation, config.dropout, seed)
+    return make_classifier(n_inputs, config.net_arch, config.activation, config.dropout, seed, config.coupling, config.width)
 
 
 def _epoch_generator(config: SupervisedConfig, epoch: int) -> torch.Generator:
@@ -126,18 +126,12 @@ def untrained_null(config: SupervisedConfig, test: Split) -> UntrainedNull:
 
 
 def _open_run(config: SupervisedConfig, run: RunFolder, resume: bool) -> LabelledDataset:
-    """Check the folder, then read back (resume) or build and save (new run) the dataset.
+    """Read back (resume) or build and save (new run) the dataset.
 
     A new run writes config.json last, once its dataset is on disk, so a run stopped while
     its data was being made leaves a folder that a new run may take over.
     """
     if resume:
-        try:
-            saved = SupervisedConfig.from_json(run.config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError) as error:
-            raise RunError(f"cannot read {run.config_path}: {one_line(error)}") from None
-        if saved != config:
-            raise RunError(f"config differs from {run.config_path}; resume with the saved config")
         try:
             return LabelledDataset.load(run.dataset_path, config)
         except DatasetError as error:
@@ -145,7 +139,7 @@ def _open_run(config: SupervisedConfig, run: RunFolder, resume: bool) -> Labelle
     run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     dataset = build_dataset(config)
     dataset.save(run.dataset_path)
-    atomic_write_text(run.config_path, config.to_json())
+    run.save_config(config)
     return dataset
 
 
@@ -240,10 +234,10 @@ def train_supervised(
             overwritten then.
     """
     run = RunFolder(run_dir)
-    if not resume:
+    if resume:
+        run.check_resumable(config)
+    else:
         run.check_new()
-    elif not run.is_run():
-        raise RunError(f"{str(run.path)!r} is not a run folder: it has no {run.config_path.name}")
     with run.lock():
         remove_stale_temporaries(run.path)
         return _train_locked(config, run, resume, progress_bar)
