@@ -378,10 +378,10 @@ def checkpoint_step(path: Path | str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | None = None) -> Path:
-    """``runs/<YYYYmmdd-HHMMSS>_c<coupling>``, with ``-2``, ``-3``... if that folder exists."""
+def default_run_dir(label: str, root: Path | str = "runs", now: datetime | None = None) -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>_<label>`` (e.g. ``_c0.5``), with ``-2``, ``-3``... if that folder exists."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{stamp}_c{coupling:g}"
+    base = Path(root) / f"{stamp}_{label}"
     candidate, n = base, 1
     while candidate.exists():
         n += 1
