@@ -61,6 +61,11 @@ def test_evaluation_reads_the_networks_own_forward_pass_and_counts_true_rows_by_
         expected = model(x)
     assert torch.allclose(torch.from_numpy(result.logits), expected)
     assert list(result.layers) == ["hidden.0", "hidden.1"] and result.layers["hidden.1"].shape == (300, 4)
+    weights = model.state_dict()  # each hidden layer is tanh(W h + b) of the one before, dropout off
+    first = torch.tanh(x @ weights["body.0.weight"].T + weights["body.0.bias"])
+    second = torch.tanh(first @ weights["body.3.weight"].T + weights["body.3.bias"])
+    assert torch.allclose(torch.from_numpy(result.layers["hidden.0"]).float(), first, atol=1e-6)
+    assert torch.allclose(torch.from_numpy(result.layers["hidden.1"]).float(), second, atol=1e-6)
     predicted = expected.argmax(dim=1)
     for true in range(4):
         for guess in range(4):
