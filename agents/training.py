@@ -28,7 +28,6 @@ from stable_baselines3.common.utils import set_random_seed
 from agents.checkpoints import learning_rate_schedule, load_ppo, save_ppo
 from agents.coupled import coupled_policy_kwargs
 from agents.vec_env import FrogToadVecEnv
-from experiment.atomic import remove_stale_temporaries
 from experiment.config import TrainConfig
 from experiment.run_folder import CHECKPOINT_DIR, RunError, RunFolder
 from frogtoad_env.behaviour import EPISODE_KEYS, episode_means
@@ -263,12 +262,7 @@ def train(
     run = RunFolder(run_dir)
     torch.set_num_threads(config.torch_threads)
     device = resolve_device(config.device)
-    if resume:
-        run.check_resumable(config)
-    else:
-        run.check_new()
-    with run.lock():
-        remove_stale_temporaries(run.path)
+    with run.training(config, resume):
         return _train_locked(config, run, device, progress_bar, callbacks)
 
 

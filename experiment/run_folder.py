@@ -41,7 +41,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, TypeVar
 
-from experiment.atomic import atomic_write_text
+from experiment.atomic import atomic_write_text, remove_stale_temporaries
 from experiment.config import SettingsJson, TrainConfig, saved_method
 
 Settings = TypeVar("Settings", bound=SettingsJson)
@@ -325,6 +325,19 @@ class RunFolder:
         The lock is the kernel's (``flock``): a killed process releases it."""
         busy = f"another process is using the run folder {str(self.path)!r}; wait for it or stop it first"
         with folder_lock(self.path, LOCK_FILE, busy):
+            yield
+
+    @contextlib.contextmanager
+    def training(self, config: SettingsJson, resume: bool) -> Iterator[None]:
+        """Hold the folder for one training session: RunError unless it can take ``config``
+        (resume: it holds a run saved with exactly ``config``; else: it holds no run), then
+        :meth:`lock` it for the block, after removing the temporary files a killed writer left."""
+        if resume:
+            self.check_resumable(config)
+        else:
+            self.check_new()
+        with self.lock():
+            remove_stale_temporaries(self.path)
             yield
 
     def is_run(self) -> bool:

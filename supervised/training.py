@@ -37,7 +37,7 @@ from cmni.metric import compute_cmni
 from cmni.probe import UntrainedNull, csv_row
 from cmni.recorder import RecordedActivations
 from cmni.stats import permutation_test
-from experiment.atomic import atomic_write_bytes, atomic_write_text, remove_stale_temporaries
+from experiment.atomic import atomic_write_bytes, atomic_write_text
 from experiment.run_folder import RunError, RunFolder, cmni_csv_columns, one_line, write_cmni_csv
 from supervised.classifier import Evaluation, MLPClassifier, evaluate, layer_names, make_classifier, train_epoch
 from supervised.config import SupervisedConfig
@@ -234,12 +234,7 @@ def train_supervised(
             overwritten then.
     """
     run = RunFolder(run_dir)
-    if resume:
-        run.check_resumable(config)
-    else:
-        run.check_new()
-    with run.lock():
-        remove_stale_temporaries(run.path)
+    with run.training(config, resume):
         return _train_locked(config, run, resume, progress_bar)
 
 
