@@ -26,8 +26,12 @@ import tomllib
 
 from experiment.run_folder import RunError
 from frogtoad_env.checks import check_int
+from supervised.config import SupervisedConfig
 from sweeps.grid import FAILED_DIR, PRESETS, SEED, Grid, SweepFolder, estimate_seconds, level_text
-from train import CONFIG_FLAGS, OneLineErrorParser, folder, int_list, integer
+from train import ALIASES, CONFIG_FLAGS, SUPERVISED_FLAGS, OneLineErrorParser, folder, int_list, integer
+
+#: train.py's flags (PPO's, then the supervised method's) and the method itself, each a factor
+FACTOR_FLAGS = (*CONFIG_FLAGS, *SUPERVISED_FLAGS, ("--method", "method", str, "ppo (the default) or supervised"))
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
 BACKENDS = ("local", "ray")
@@ -44,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`python sweep.py report SWEEP_DIR` rewrites the report of a sweep. Exit status: 0 done, "
         "1 sweep-folder error or a failed run, 2 bad flags or grid, 130 interrupted. See docs/sweeps.md.",
     )
-    for flag, key, _, text in CONFIG_FLAGS:
-        parser.add_argument(flag, dest=key, metavar="V", nargs="+", action="extend", help=text)
+    for flag, key, _, text in FACTOR_FLAGS:
+        parser.add_argument(flag, *ALIASES.get(key, ()), dest=key, metavar="V", nargs="+", action="extend", help=text)
     parser.add_argument(
         "--seeds", type=integer, metavar="N", help=f"seeds 0..N-1 (default {DEFAULT_SEEDS}; or --seed S S...)"
     )
@@ -64,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def levels_from_flags(given: dict[str, Any]) -> dict[str, list[Any]]:
     """Config key -> levels parsed by train.py's types; ValueError naming the flag and value."""
-    kinds = {key: (flag, kind) for flag, key, kind, _ in CONFIG_FLAGS}
+    kinds = {key: (flag, kind) for flag, key, kind, _ in FACTOR_FLAGS}
     levels: dict[str, list[Any]] = {}
     for key, texts in given.items():
         if key not in kinds:
@@ -107,7 +111,8 @@ def dry_run(folder: SweepFolder, grid: Grid, workers: int) -> None:
     todo = []
     for run in runs:
         status = folder.status(run.name)
-        print(f"  {run.name:<48} {run.config.timesteps:>13,} steps  {status}")
+        length = f"{run.config.epochs:>7} epochs" if isinstance(run.config, SupervisedConfig) else f"{run.config.timesteps:>13,} steps"
+        print(f"  {run.name:<48} {length}  {status}")
         todo += [run.config] if status != "done" else []
     fixed = ", ".join(f"{k}={level_text(v[0])}" for k, v in grid.factors.items() if len(v) == 1 and k != SEED)
     print(f"fixed: {fixed or 'nothing (TrainConfig defaults)'}")

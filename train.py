@@ -38,12 +38,11 @@ from frogtoad_env.config import EnvConfig  # noqa: E402
 from frogtoad_env.core import RulesConfig, knob_docs  # noqa: E402
 from frogtoad_env.observations import OBS_MODES  # noqa: E402
 from frogtoad_env.presets import PRESET_KNOBS, PRESETS, preset  # noqa: E402
-from supervised.config import SEATS, SupervisedConfig  # noqa: E402
+from supervised.config import CONFIG_CLASSES, SEATS, SupervisedConfig  # noqa: E402
 
 PPO, SUPERVISED = METHODS
 DEFAULTS = TrainConfig()
 SUPERVISED_DEFAULTS = SupervisedConfig()
-CONFIG_CLASSES: dict[str, type[TrainConfig] | type[SupervisedConfig]] = {PPO: TrainConfig, SUPERVISED: SupervisedConfig}
 ENV_KEYS = frozenset(f.name for f in fields(EnvConfig))
 #: flags that may be combined with --resume (they change nothing in the run's config)
 RESUME_COMPATIBLE = {"resume", "no_progress"}

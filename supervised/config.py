@@ -137,3 +137,10 @@ class SupervisedConfig(SettingsJson):
         names = ("dataset_size", "test_size", "val_fraction", "seed", "obs_mode", "seat", "hide_own_status",
                  "width", "max_steps")
         return {name: getattr(self, name) for name in names}
+
+
+#: the settings class of each training method (``experiment.config.METHODS``)
+CONFIG_CLASSES: dict[str, type[TrainConfig] | type[SupervisedConfig]] = {
+    TrainConfig.METHOD: TrainConfig,
+    SupervisedConfig.METHOD: SupervisedConfig,
+}

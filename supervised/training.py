@@ -96,6 +96,11 @@ class SupervisedResult:
     null_untrained: list[float]
     wall_time_s: float
 
+    @property
+    def num_timesteps(self) -> int:
+        """Training states seen over all epochs (``cmni.csv``'s ``step``), named as a PPO run's count."""
+        return int(self.rows[-1]["step"]) if self.rows else 0
+
 
 def _tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(split.observations), torch.from_numpy(split.labels)

@@ -1,7 +1,7 @@
 """Running a sweep's runs: one process per run on this machine, or one Ray task per run.
 
 Each run is :func:`run_one` in its own process: a new run starts with
-:func:`agents.training.train`, a folder that already holds a run is resumed from its
+:func:`agents.training.train` (or :func:`supervised.training.train_supervised`), a folder that already holds a run is resumed from its
 checkpoints, a finished one is left alone (``train`` sees its ``final_model.zip``). A run
 that raises is reported as failed with its error on one line, and the others go on.
 
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from experiment.config import TrainConfig
+from experiment.config import TrainConfig, saved_method
 from experiment.run_folder import RunError, RunFolder, one_line, read_cmni_csv
+from supervised.config import CONFIG_CLASSES, SupervisedConfig
 from sweeps.grid import STATUS_DONE, Grid, PlannedRun, SweepFolder
 
 OUTCOME_DONE, OUTCOME_INTERRUPTED, OUTCOME_FAILED = "done", "interrupted", "failed"
@@ -73,18 +74,23 @@ def run_one(name: str, run_dir: str, config_json: str, hparams: dict[str, Any] |
     except ValueError:  # not the main thread (some Ray set-ups): Ray's cancel raises KeyboardInterrupt itself
         pass
     try:
-        return _train_or_resume(name, run_dir, TrainConfig.from_json(config_json), hparams)
+        return _train_or_resume(name, run_dir, CONFIG_CLASSES[saved_method(config_json)].from_json(config_json), hparams)
     finally:  # a Ray worker lives on after the task: give it its own handlers back
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _train_or_resume(name: str, run_dir: str, config: TrainConfig, hparams: dict[str, Any] | None) -> Outcome:
+def _train_or_resume(
+    name: str, run_dir: str, config: TrainConfig | SupervisedConfig, hparams: dict[str, Any] | None
+) -> Outcome:
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = str(config.torch_threads)
     start = time.perf_counter()
     try:
-        from agents.training import train
+        if isinstance(config, SupervisedConfig):
+            from supervised.training import train_supervised as train
+        else:
+            from agents.training import train
 
         run = RunFolder(run_dir)
         resume = run.is_run()
@@ -107,7 +113,7 @@ class Job:
 
     name: str
     run_dir: Path
-    config: TrainConfig
+    config: TrainConfig | SupervisedConfig
     hparams: dict[str, Any]
 
     def args(self) -> tuple[str, str, str, dict[str, Any]]:
