@@ -40,7 +40,7 @@ from frogtoad_env.observations import OBS_MODES  # noqa: E402
 from frogtoad_env.presets import PRESET_KNOBS, PRESETS, preset  # noqa: E402
 from supervised.config import CONFIG_CLASSES, SEATS, SupervisedConfig  # noqa: E402
 
-PPO, SUPERVISED = METHODS
+PPO, SUPERVISED = TrainConfig.METHOD, SupervisedConfig.METHOD
 DEFAULTS = TrainConfig()
 SUPERVISED_DEFAULTS = SupervisedConfig()
 ENV_KEYS = frozenset(f.name for f in fields(EnvConfig))
