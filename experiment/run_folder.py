@@ -42,6 +42,8 @@ PROBE_SET_FILE = "probe_set.npz"
 CMNI_CSV = "cmni.csv"
 CMNI_STATS_DIR = "cmni"
 NULL_UNTRAINED_FILE = "null_untrained.npz"
+#: key of the permutation null's ``(n_permutations,)`` CMNI values in ``cmni/step_<012d>.npz``
+NULL_PERMUTATION_KEY = "null_permutation"
 EVAL_DIR = "eval"
 LOCK_FILE = ".lock"
 _STEP_NAME = "step_{:012d}"
