@@ -119,11 +119,14 @@ def dry_run(folder: SweepFolder, grid: Grid, workers: int) -> None:
 def main_report(argv: Sequence[str]) -> int:
     parser = OneLineErrorParser(prog="sweep.py report", description="Write results.csv, summary.md and figures.")
     parser.add_argument("sweep_dir", type=folder, metavar="SWEEP_DIR")
+    parser.add_argument("--no-backfill", action="store_true",
+                        help="do not measure the mirror-ablation effect of finished runs that lack it (their columns "
+                        "stay empty; the report then needs no torch)")  # fmt: skip
     args = parser.parse_args(argv)
     from sweeps.report import write_report
 
     try:
-        written = write_report(SweepFolder(args.sweep_dir))
+        written = write_report(SweepFolder(args.sweep_dir), backfill=not args.no_backfill)
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
