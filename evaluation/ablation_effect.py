@@ -35,7 +35,8 @@ __all__ = ["ABLATION_COLUMNS", "AblationSetting", "SETTING", "measurable", "meas
 #: ``results.csv`` columns of the effect: (column, meaning)
 ABLATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ablation_units", "mirror candidates zero-ablated (final policy, the run's probe set)"),
-    ("ablation_d_help", "help rate with the partner distressed, ablated - intact (helps per step)"),
+    ("ablation_help_intact", "help rate with the partner distressed of the intact policy in the same games"),
+    ("ablation_d_help", "that help rate, ablated - intact (helps per step)"),
     ("ablation_d_help_random", "the same for random units of the same count and layers (mean over the controls)"),
     ("ablation_help_percentile", "percentile of ablation_d_help among the random controls (0: helping falls most)"),
     ("ablation_d_score", "score, ablated - intact (points per player per episode)"),
@@ -108,6 +109,7 @@ def measure_ablation(run: RunFolder, setting: AblationSetting = SETTING) -> dict
     finite = controls[[math.isfinite(c) for c in controls]]
     return {
         "ablation_units": float(effect.n_units),
+        "ablation_help_intact": effect.intact[help_],
         "ablation_d_help": effect.delta[help_],
         "ablation_d_help_random": float(finite.mean()) if finite.size else math.nan,
         "ablation_help_percentile": effect.percentile[help_],

@@ -86,7 +86,7 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if planned.name in ABLATION:
             d_help, percentile = ABLATION[planned.name]
             run.probe_set_path.write_bytes(b"a probe set")
-            values = {"ablation_units": 7.0, "ablation_d_help": d_help, "ablation_d_help_random": -0.001,
+            values = {"ablation_units": 7.0, "ablation_help_intact": 0.04, "ablation_d_help": d_help, "ablation_d_help_random": -0.001,
                       "ablation_help_percentile": percentile, "ablation_d_score": -5.0}  # fmt: skip
             write_ablation(run, values, SETTING, cpu_s=1.0)
     from torch.utils.tensorboard import SummaryWriter
