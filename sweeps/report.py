@@ -11,7 +11,7 @@ worker when a run finishes). Per distinct env config, the signal complexity S
 
 Nothing is replayed, so the report needs no torch and takes seconds, except where a finished
 run lacks its ablation effect (a sweep from before the effect existed, or a worker that
-failed to measure it): :func:`write_report` measures it first (``backfill``, tens of
+failed to measure it): :func:`write_report` measures it first (``backfill``, 5-15 CPU
 seconds per run, torch loaded then) unless told not to.
 """
 
@@ -190,7 +190,7 @@ def backfill_ablation(folder: SweepFolder, log: Callable[[str], None] = print) -
     todo = [run for run in runs if measurable(run) and read_ablation(run) is None]
     if todo:
         log(f"measuring the mirror-ablation effect of {len(todo)} finished run(s) that lack it "
-            "(tens of seconds each; `sweep.py report --no-backfill` skips this)")  # fmt: skip
+            "(5-15 CPU seconds each; `sweep.py report --no-backfill` skips this)")  # fmt: skip
     measured = 0
     for run in todo:
         try:
