@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,15 @@ from evaluation.ablation_effect import SETTING, write_ablation
 from experiment.run_folder import RunFolder, cmni_csv_columns, cmni_csv_row, write_cmni_csv
 from frogtoad_env.complexity import scripted_action_counts
 from sweeps.grid import Grid, SweepFolder
-from sweeps.report import RESULTS_CSV, SUMMARY_MD, TRADEOFF_FIGURE, collect, curves_figure, levels_figure
+from sweeps.report import (
+    RESULTS_CSV,
+    SUMMARY_MD,
+    TRADEOFF_FIGURE,
+    backfill_ablation,
+    collect,
+    curves_figure,
+    levels_figure,
+)
 from sweeps.stats import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -86,8 +95,9 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if planned.name in ABLATION:
             d_help, percentile = ABLATION[planned.name]
             run.probe_set_path.write_bytes(b"a probe set")
-            values = {"ablation_units": 7.0, "ablation_help_intact": 0.04, "ablation_d_help": d_help, "ablation_d_help_random": -0.001,
-                      "ablation_help_percentile": percentile, "ablation_d_score": -5.0}  # fmt: skip
+            values = {"ablation_units": 7.0, "ablation_help_intact": 0.04, "ablation_d_help": d_help,
+                      "ablation_d_help_random": -0.001, "ablation_help_percentile": percentile,
+                      "ablation_d_score": -5.0}  # fmt: skip
             write_ablation(run, values, SETTING, cpu_s=1.0)
     from torch.utils.tensorboard import SummaryWriter
 
@@ -210,7 +220,9 @@ def test_summary_gives_the_ablation_effect_per_level_and_the_causal_verdict(swee
     assert "S = signal complexity of the game (bits; docs/environment.md): " in "\n".join(lines)
 
 
-def test_the_signal_complexity_is_computed_once_per_distinct_game(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_signal_complexity_is_computed_once_per_distinct_game(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sweeps.report as report
 
     calls: list[object] = []
@@ -236,3 +248,14 @@ def test_a_report_with_every_effect_cached_loads_no_torch(sweep_dir: Path) -> No
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split()[-1] == "False"
+
+
+def test_a_run_whose_effect_cannot_be_measured_is_named_and_keeps_empty_cells(sweep_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    broken = SweepFolder(copy).run("coupling=0_seed=2")
+    broken.probe_set_path.write_bytes(b"a probe set")  # measurable now, but its final_model.zip is no model
+    said: list[str] = []
+    assert backfill_ablation(SweepFolder(copy), said.append) == 0
+    assert any("warning" in line and "coupling=0_seed=2" in line for line in said)
+    assert not broken.ablation_effect_path.exists()
