@@ -34,6 +34,7 @@ from frogtoad_env.config import EnvConfig
 from sweeps.grid import SEED, STATUS_DONE, Grid, Level, SweepFolder, level_number, level_text
 from sweeps.stats import (
     ALPHA,
+    NOT_TESTED,
     EffectTest,
     Verdict,
     direction_verdict,
@@ -251,7 +252,10 @@ def verdicts(grid: Grid, runs: list[RunResult]) -> list[Verdict]:
         found.append(direction_verdict(claim, test, seeds))
     found.append(early_peak_verdict(PEAK_CLAIM, [(r.steps, r.cmni) for r in runs], seeds))
     causal = factor_test(runs, CAUSAL_FACTOR, "ablation_help_percentile") if CAUSAL_FACTOR in grid.varying else None
-    found.append(direction_verdict(CAUSAL_CLAIM, causal, seeds, rises=False))
+    if causal is not None and causal.n == 0:
+        found.append(Verdict(CAUSAL_CLAIM, NOT_TESTED, "no finished run has a mirror-ablation effect (no probe set)"))
+    else:
+        found.append(direction_verdict(CAUSAL_CLAIM, causal, seeds, rises=False))
     return found
 
 
