@@ -3,7 +3,7 @@
     python sweep.py --coupling 0,0.5,1 --net-arch 17,17 64,64 --veil 0,1 --seeds 3 --timesteps 1_000_000
     python sweep.py --grid grid.toml --sweep-dir runs/sweeps/capacity --workers 2
     python sweep.py --preset paper-claims
-    python sweep.py report SWEEP_DIR
+    python sweep.py report SWEEP_DIR [--no-backfill]
 
 Parsing and wiring only: the grid, the sweep folder and resuming live in
 :mod:`sweeps.grid`, running the runs in :mod:`sweeps.execute`, the report in
@@ -122,13 +122,20 @@ def dry_run(folder: SweepFolder, grid: Grid, workers: int) -> None:
 
 
 def main_report(argv: Sequence[str]) -> int:
-    parser = OneLineErrorParser(prog="sweep.py report", description="Write results.csv, summary.md and figures.")
+    parser = OneLineErrorParser(
+        prog="sweep.py report",
+        description="Write results.csv, summary.md and figures; first measure the mirror-ablation effect of "
+        "finished runs that lack it.",
+    )
     parser.add_argument("sweep_dir", type=folder, metavar="SWEEP_DIR")
+    parser.add_argument("--no-backfill", action="store_true",
+                        help="do not measure the mirror-ablation effect of finished runs that lack it (their columns "
+                        "stay empty; the report then needs no torch)")  # fmt: skip
     args = parser.parse_args(argv)
     from sweeps.report import write_report
 
     try:
-        written = write_report(SweepFolder(args.sweep_dir))
+        written = write_report(SweepFolder(args.sweep_dir), backfill=not args.no_backfill)
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ nowhere else; the other modules ask this one for paths::
         cmni.csv                       one row per probe (columns: :func:`cmni_csv_columns`)
         cmni/step_<012d>.npz           per-checkpoint CMNI statistics
         cmni/null_untrained.npz        the same statistics for the untrained network
+        ablation_effect.json           the mirror-ablation effect a sweep reports (evaluation.ablation_effect)
         eval/                          what ``evaluate.py`` writes (:class:`EvalFiles`)
 
 A supervised run (``train.py --method supervised``, :mod:`supervised.training`) shares
@@ -54,7 +55,10 @@ PROBE_SET_FILE = "probe_set.npz"
 CMNI_CSV = "cmni.csv"
 CMNI_STATS_DIR = "cmni"
 NULL_UNTRAINED_FILE = "null_untrained.npz"
+#: key of the permutation null's ``(n_permutations,)`` CMNI values in ``cmni/step_<012d>.npz``
+NULL_PERMUTATION_KEY = "null_permutation"
 EVAL_DIR = "eval"
+ABLATION_EFFECT_FILE = "ablation_effect.json"
 LOCK_FILE = ".lock"
 _STEP_NAME = "step_{:012d}"
 _STEP_RE = re.compile(r"^step_(\d{12})\.(zip|npz)$")
@@ -271,6 +275,10 @@ class RunFolder:
     @property
     def eval_dir(self) -> Path:
         return self.path / EVAL_DIR
+
+    @property
+    def ablation_effect_path(self) -> Path:
+        return self.path / ABLATION_EFFECT_FILE
 
     def checkpoint_path(self, step: int) -> Path:
         """``checkpoints/step_<012d>.zip``: the policy after ``step`` agent-steps."""

@@ -42,8 +42,9 @@ class Outcome:
         status: :data:`OUTCOME_DONE`, :data:`OUTCOME_INTERRUPTED` (checkpoint saved) or
             :data:`OUTCOME_FAILED`.
         steps: agent-steps the run has trained on (0 when unknown).
-        wall_s: seconds this session spent in training.
-        message: the error on one line when failed, else "".
+        wall_s: seconds this session spent in training (and measuring the ablation effect).
+        message: the error on one line when failed; for a done run, a note (the ablation
+            effect could not be measured), else "".
     """
 
     name: str
@@ -103,8 +104,25 @@ def _train_or_resume(
         return Outcome(name, OUTCOME_INTERRUPTED, 0, time.perf_counter() - start)
     except Exception as error:  # any error fails this run only: it is recorded and the sweep goes on
         return Outcome(name, OUTCOME_FAILED, 0, time.perf_counter() - start, one_line(error))
-    status = OUTCOME_INTERRUPTED if result.interrupted else OUTCOME_DONE
-    return Outcome(name, status, int(result.num_timesteps), time.perf_counter() - start)
+    if result.interrupted:
+        return Outcome(name, OUTCOME_INTERRUPTED, int(result.num_timesteps), time.perf_counter() - start)
+    note = _measure_ablation(RunFolder(run_dir))
+    return Outcome(name, OUTCOME_DONE, int(result.num_timesteps), time.perf_counter() - start, note)
+
+
+def _measure_ablation(run: RunFolder) -> str:
+    """Measure the finished run's mirror-ablation effect for the report, while torch is loaded;
+    "" when done or not measurable (no probe set), else the error: the run stays done, and
+    ``sweep.py report`` tries again."""
+    from evaluation.ablation_effect import ensure_ablation, measurable
+
+    if not measurable(run):
+        return ""
+    try:
+        ensure_ablation(run)
+    except (RunError, KeyboardInterrupt) as error:
+        return f"no ablation effect: {one_line(error)}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -309,6 +327,7 @@ def outcome_line(folder: SweepFolder, outcome: Outcome) -> str:
     if outcome.status == OUTCOME_INTERRUPTED:
         return f"{outcome.name}: interrupted (checkpoint saved; rerun the same command to resume)"
     text = f"{outcome.name}: done, {outcome.steps:,} steps in {outcome.wall_s:.0f} s"
+    text += f" ({outcome.message})" if outcome.message else ""
     run = folder.run(outcome.name)
     if run.cmni_csv.is_file():
         rows = read_cmni_csv(run.cmni_csv).rows

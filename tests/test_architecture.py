@@ -20,9 +20,10 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "agents": {"frogtoad_env", "experiment", "cmni"},
     "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints"},
     "supervised": {"frogtoad_env", "experiment", "cmni", "agents.coupled"},
-    # a sweep trains runs (agents.training or supervised.training, in its worker processes) and summarises them
+    # a sweep trains runs (agents.training or supervised.training, in its worker processes), measures each
+    # run's mirror-ablation effect (evaluation.ablation_effect, torch only while measuring) and summarises them
     "sweeps": {"frogtoad_env", "experiment", "agents.training", "supervised.config", "supervised.training",
-               "evaluation.statistics"},
+               "evaluation.statistics", "evaluation.ablation_effect"},
 }
 
 
