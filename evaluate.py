@@ -4,9 +4,10 @@
         [--partner self|scripted|random|PATH] [--checkpoint STEP_OR_PATH] [--out DIR]
 
 Parsing and wiring only: the flags become an :class:`evaluation.options.ReportOptions`,
-which validates every value; the evaluation lives in :mod:`evaluation.report`, for a
-supervised classifier's run (:func:`evaluation.methods.run_method`) in
-:mod:`evaluation.classifier`, which refuses the PPO-only flags (exit 2). Writes
+which validates every value; :func:`experiment.run_folder.resolve_run` finds the model and
+its run's method. The evaluation lives in :mod:`evaluation.report`, for a supervised
+classifier's run in :mod:`evaluation.classifier` (a PPO-only flag,
+:data:`evaluation.options.PPO_ONLY_OPTIONS`, then exits 2). Writes
 figures, tables, ``metrics.json``, ``report.md`` and an episode replay into ``--out``
 (default ``RUN_DIR/eval/``); see docs/evaluate.md.
 Exit status: 0 done, 1 the run cannot be evaluated (a missing path, a folder that is not a
@@ -25,10 +26,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from cmni.interventions import UnitError, parse_unit_list
-from evaluation.methods import SUPERVISED, ppo_only_options_set, run_method
 from evaluation.options import ReportOptions
 from experiment.run_folder import ResolvedRun, RunError, resolve_run
 from frogtoad_env.checks import check_int
+from supervised.config import CONFIG_CLASSES, SupervisedConfig
 
 if TYPE_CHECKING:  # imported at run time, after the flags and the path were checked
     from evaluation.classifier import ClassifierReportOutputs
@@ -48,11 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="evaluate.py",
         description="Evaluate a trained run or checkpoint: behaviour, CMNI over training, neurons, circuits, replay.",
     )
-    parser.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder (config.json + models) or a model .zip")
+    parser.add_argument("path", metavar="RUN_DIR_OR_CHECKPOINT", help="a run folder (config.json + models), a PPO model .zip or a classifier's .pt in a run folder")
     parser.add_argument("--episodes", type=int, default=32, help="seeded episodes per matchup (default 32)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the episodes, probe set and permutations (default 0)")
     parser.add_argument("--partner", default="self", help="self (default), scripted, random or a model .zip path")
-    parser.add_argument("--checkpoint", default=None, help="training step (checkpoints/step_<n>.zip) or a .zip path; default final_model.zip")
+    parser.add_argument("--checkpoint", default=None, help="a PPO run's training step (checkpoints/step_<n>.zip), a supervised run's epoch "
+                        "(checkpoints/epoch_<n>.pt) or a model path; default the final model")
     parser.add_argument("--out", default=None, help="output folder (default RUN_DIR/eval)")
     parser.add_argument("--stochastic", action="store_true", help="sample the trained policy's actions instead of taking the most likely")
     parser.add_argument("--threshold", type=float, default=2.0, help="|z| of a strong weight in the circuit analysis (default 2)")
@@ -98,19 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = options_from_args(args)
     except ValueError as error:
         parser.error(str(error))
-    method = run_method(args.path)
-    if method == SUPERVISED and (ppo_only := ppo_only_options_set(options)):
-        parser.error(f"{FLAG_OF_FIELD[ppo_only[0]]} applies to PPO runs only; {args.path} is a supervised classifier's run")
     log = None if args.quiet else (lambda msg: print(f"[evaluate] {msg}", flush=True))
     try:
-        if method == SUPERVISED:
-            outputs = _generate(args, options, log)
-        else:
-            resolved = resolve_run(args.path, args.checkpoint)  # fails fast, before torch is imported
-            for note in resolved.notes:
-                if log:
-                    log(note)
-            outputs = _generate(args, options, log, resolved)
+        resolved = resolve_run(args.path, args.checkpoint, CONFIG_CLASSES)  # fails fast, before torch is imported
+        if resolved.method == SupervisedConfig.METHOD and (ppo_only := options.ppo_only_set()):
+            parser.error(f"{FLAG_OF_FIELD[ppo_only[0]]} applies to PPO runs only; {args.path} is a supervised classifier's run")
+        for note in resolved.notes:
+            if log:
+                log(note)
+        outputs = _generate(args, options, log, resolved)
     except (RunError, OSError) as error:  # OSError: e.g. --out is not writable
         print(f"evaluate.py: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
@@ -128,19 +126,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(
-    args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None, resolved: ResolvedRun | None = None
+    args: argparse.Namespace, options: ReportOptions, log: Callable[[str], None] | None, resolved: ResolvedRun
 ) -> ReportOutputs | ClassifierReportOutputs:
-    """The PPO report of ``resolved`` (:func:`evaluation.report.generate_report`), or with
-    None the classifier report of ``args.path``, with ``--threads`` torch threads (restored after)."""
+    """The report of ``resolved``: a PPO run's (:func:`evaluation.report.generate_report`) or a
+    classifier's (:func:`evaluation.classifier.generate_classifier_report`), with ``--threads``
+    torch threads (restored after)."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(args.threads)
     try:
-        if resolved is None:
-            from evaluation.classifier import generate_classifier_report, resolve_supervised_run
+        if resolved.method == SupervisedConfig.METHOD:
+            from evaluation.classifier import generate_classifier_report
 
-            return generate_classifier_report(resolve_supervised_run(args.path, args.checkpoint), args.out, options, log)
+            return generate_classifier_report(resolved, args.out, options, log)
         from evaluation.report import generate_report
 
         return generate_report(resolved, args.out, options, log=log)

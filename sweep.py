@@ -3,7 +3,7 @@
     python sweep.py --coupling 0,0.5,1 --net-arch 17,17 64,64 --veil 0,1 --seeds 3 --timesteps 1_000_000
     python sweep.py --grid grid.toml --sweep-dir runs/sweeps/capacity --workers 2
     python sweep.py --preset paper-claims
-    python sweep.py report SWEEP_DIR
+    python sweep.py report SWEEP_DIR [--no-backfill]
 
 Parsing and wiring only: the grid, the sweep folder and resuming live in
 :mod:`sweeps.grid`, running the runs in :mod:`sweeps.execute`, the report in
@@ -26,8 +26,12 @@ import tomllib
 
 from experiment.run_folder import RunError
 from frogtoad_env.checks import check_int
+from supervised.config import SupervisedConfig
 from sweeps.grid import FAILED_DIR, PRESETS, SEED, Grid, SweepFolder, estimate_seconds, level_text
-from train import CONFIG_FLAGS, OneLineErrorParser, folder, int_list, integer
+from train import ALIASES, CONFIG_FLAGS, SUPERVISED_FLAGS, OneLineErrorParser, folder, int_list, integer
+
+#: train.py's flags (PPO's, then the supervised method's) and the method itself, each a factor
+FACTOR_FLAGS = (*CONFIG_FLAGS, *SUPERVISED_FLAGS, ("--method", "method", str, "ppo (the default) or supervised"))
 
 DEFAULT_ROOT = Path("runs") / "sweeps"
 BACKENDS = ("local", "ray")
@@ -44,8 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`python sweep.py report SWEEP_DIR` rewrites the report of a sweep. Exit status: 0 done, "
         "1 sweep-folder error or a failed run, 2 bad flags or grid, 130 interrupted. See docs/sweeps.md.",
     )
-    for flag, key, _, text in CONFIG_FLAGS:
-        parser.add_argument(flag, dest=key, metavar="V", nargs="+", action="extend", help=text)
+    for flag, key, _, text in FACTOR_FLAGS:
+        parser.add_argument(flag, *ALIASES.get(key, ()), dest=key, metavar="V", nargs="+", action="extend", help=text)
     parser.add_argument(
         "--seeds", type=integer, metavar="N", help=f"seeds 0..N-1 (default {DEFAULT_SEEDS}; or --seed S S...)"
     )
@@ -64,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def levels_from_flags(given: dict[str, Any]) -> dict[str, list[Any]]:
     """Config key -> levels parsed by train.py's types; ValueError naming the flag and value."""
-    kinds = {key: (flag, kind) for flag, key, kind, _ in CONFIG_FLAGS}
+    kinds = {key: (flag, kind) for flag, key, kind, _ in FACTOR_FLAGS}
     levels: dict[str, list[Any]] = {}
     for key, texts in given.items():
         if key not in kinds:
@@ -107,7 +111,8 @@ def dry_run(folder: SweepFolder, grid: Grid, workers: int) -> None:
     todo = []
     for run in runs:
         status = folder.status(run.name)
-        print(f"  {run.name:<48} {run.config.timesteps:>13,} steps  {status}")
+        length = f"{run.config.epochs:>7} epochs" if isinstance(run.config, SupervisedConfig) else f"{run.config.timesteps:>13,} steps"
+        print(f"  {run.name:<48} {length}  {status}")
         todo += [run.config] if status != "done" else []
     fixed = ", ".join(f"{k}={level_text(v[0])}" for k, v in grid.factors.items() if len(v) == 1 and k != SEED)
     print(f"fixed: {fixed or 'nothing (TrainConfig defaults)'}")
@@ -117,13 +122,20 @@ def dry_run(folder: SweepFolder, grid: Grid, workers: int) -> None:
 
 
 def main_report(argv: Sequence[str]) -> int:
-    parser = OneLineErrorParser(prog="sweep.py report", description="Write results.csv, summary.md and figures.")
+    parser = OneLineErrorParser(
+        prog="sweep.py report",
+        description="Write results.csv, summary.md and figures; first measure the mirror-ablation effect of "
+        "finished runs that lack it.",
+    )
     parser.add_argument("sweep_dir", type=folder, metavar="SWEEP_DIR")
+    parser.add_argument("--no-backfill", action="store_true",
+                        help="do not measure the mirror-ablation effect of finished runs that lack it (their columns "
+                        "stay empty; the report then needs no torch)")  # fmt: skip
     args = parser.parse_args(argv)
     from sweeps.report import write_report
 
     try:
-        written = write_report(SweepFolder(args.sweep_dir))
+        written = write_report(SweepFolder(args.sweep_dir), backfill=not args.no_backfill)
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

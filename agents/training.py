@@ -28,7 +28,6 @@ from stable_baselines3.common.utils import set_random_seed
 from agents.checkpoints import learning_rate_schedule, load_ppo, save_ppo
 from agents.coupled import coupled_policy_kwargs
 from agents.vec_env import FrogToadVecEnv
-from experiment.atomic import remove_stale_temporaries
 from experiment.config import TrainConfig
 from experiment.run_folder import CHECKPOINT_DIR, RunError, RunFolder
 from frogtoad_env.behaviour import EPISODE_KEYS, episode_means
@@ -182,14 +181,6 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def check_new_run_dir(run: RunFolder) -> None:
-    """RunError unless ``run`` can hold a new run (absent, or a folder without a config.json)."""
-    if run.is_run():
-        raise RunError(f"{str(run.path)!r} already holds a run; continue it with --resume {run.path} or pick another --run-dir")
-    if run.path.exists() and not run.path.is_dir():
-        raise RunError(f"{str(run.path)!r} exists and is not a folder")
-
-
 def open_resumed_model(run: RunFolder, config: TrainConfig, device: str) -> tuple[PPO, FrogToadVecEnv]:
     """Load the newest loadable checkpoint of ``run`` with a fresh env.
 
@@ -271,13 +262,7 @@ def train(
     run = RunFolder(run_dir)
     torch.set_num_threads(config.torch_threads)
     device = resolve_device(config.device)
-    if resume:
-        if run.load_config() != config:
-            raise RunError(f"config differs from {run.config_path}; resume with the saved config")
-    else:
-        check_new_run_dir(run)
-    with run.lock():
-        remove_stale_temporaries(run.path)
+    with run.training(config, resume):
         return _train_locked(config, run, device, progress_bar, callbacks)
 
 

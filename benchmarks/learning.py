@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         config = TrainConfig(seed=args.seed, probe=not args.no_probe)
         if args.timesteps is not None:
             config = replace(config, timesteps=args.timesteps)
-        run_dir = args.run_dir or default_run_dir(config.coupling)
+        run_dir = args.run_dir or default_run_dir(f"c{config.coupling:g}")
         print(f"training the default config ({config.timesteps:_} agent-steps, probe={config.probe}) in {run_dir}")
         start = time.perf_counter()
         result = train(config, run_dir, progress_bar=not args.no_progress)

@@ -41,11 +41,12 @@ if str(REPO) not in sys.path:
 import torch  # noqa: E402
 
 from cmni.metric import compute_cmni  # noqa: E402
+from experiment.run_folder import DATASET_FILE  # noqa: E402
 from frogtoad_env.core import ACTION_NAMES  # noqa: E402
 from supervised.classifier import evaluate  # noqa: E402
 from supervised.config import SupervisedConfig  # noqa: E402
 from supervised.dataset import LabelledDataset  # noqa: E402
-from supervised.training import DATASET_FILE, train_supervised  # noqa: E402
+from supervised.training import train_supervised  # noqa: E402
 
 #: The paper's case net and its reported figures.
 PAPER = {

@@ -42,7 +42,7 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from threadpoolctl import threadpool_limits
 
 from experiment.atomic import atomic_savez
-from experiment.run_folder import RunFolder, cmni_csv_columns, read_cmni_csv, write_cmni_csv
+from experiment.run_folder import NULL_PERMUTATION_KEY, RunFolder, cmni_csv_columns, read_cmni_csv, write_cmni_csv
 from experiment.tensorboard import band_records, write_layout
 from frogtoad_env.behaviour import episode_means
 from frogtoad_env.checks import check_int
@@ -379,7 +379,7 @@ class CMNICallback(BaseCallback):
             "p_value": np.asarray(perm.p_value if perm else math.nan),
             "z_score": np.asarray(perm.z_score if perm else math.nan),
             "null_permutation_mean": np.asarray(perm.null_mean if perm else math.nan),
-            "null_permutation": np.asarray(perm.null_cmni if perm else np.empty(0)),
+            NULL_PERMUTATION_KEY: np.asarray(perm.null_cmni if perm else np.empty(0)),
             "overlap_names": np.asarray(list(overlap), dtype=str),
             "overlap_values": np.asarray(list(overlap.values()), dtype=np.float64),
             "mean_episode_score": np.asarray(mean_episode_score, dtype=np.float64),

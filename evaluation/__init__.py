@@ -12,11 +12,9 @@ Each module holds one step of the pipeline, named for what it does:
 - :mod:`evaluation.figures`: every figure and the replay.
 - :mod:`evaluation.markdown`: ``report.md``.
 - :mod:`evaluation.options`: :class:`~evaluation.options.ReportOptions`, the settings,
-  validated in one place.
+  validated in one place, and which of them only a PPO run takes.
 - :mod:`evaluation.report`: :func:`~evaluation.report.generate_report`, which runs all of
   the above into one folder.
-- :mod:`evaluation.methods`: which report a run gets (PPO or supervised classifier), from
-  its ``config.json``.
 - :mod:`evaluation.classifier`: a supervised classifier's report (the test set's confusion
   matrix, CMNI vs validation loss, the neuron table, the classifier as a player).
 

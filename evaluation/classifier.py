@@ -26,7 +26,7 @@ default, in both seats) and beside the scripted and the random policy on the sam
 games (:func:`evaluation.behaviour.evaluate_behaviour`).
 
 Imports torch (through :mod:`supervised.classifier`); ``evaluate.py`` imports this module
-only once :func:`evaluation.methods.run_method` has found a supervised run.
+only once :func:`experiment.run_folder.resolve_run` has found a supervised run.
 """
 
 from __future__ import annotations
@@ -43,14 +43,12 @@ import torch
 from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from cmni.neurons import CheckpointCMNI, both_none_ratio, mirror_units
 from cmni.stats import permutation_test
-from experiment.run_folder import EvalFiles, RunError, RunFolder, one_line, pick_model
+from experiment.run_folder import EvalFiles, ResolvedRun, RunError, RunFolder, one_line
 from frogtoad_env.core import ACTION_NAMES
-from supervised.classifier import MLPClassifier, evaluate, layer_names, make_classifier
+from supervised.classifier import MLPClassifier, evaluate, layer_names
 from supervised.config import SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, classifier_input
-
-# A supervised run's own files; they move to experiment.run_folder with `train.py --method supervised`.
-from supervised.training import DATASET_FILE, FINAL_MODEL_FILE, RESULT_FILE, checkpoint_path, untrained_null
+from supervised.training import new_classifier, untrained_null
 
 from .behaviour import BehaviourReport, evaluate_behaviour
 from .episodes import ROLES
@@ -71,93 +69,33 @@ from .report import (
     write_model_files,
 )
 
-__all__ = ["STRONG_MIRROR_RATIO", "SupervisedRun", "ClassifierActor", "ClassifierReportOutputs",
-           "resolve_supervised_run", "generate_classifier_report", "neuron_table", "confusion_rows"]  # fmt: skip
+__all__ = ["STRONG_MIRROR_RATIO", "ClassifierActor", "ClassifierReportOutputs", "load_classifier",
+           "generate_classifier_report", "neuron_table", "confusion_rows"]  # fmt: skip
 
 #: 'both' / 'none' mean activation from which a mirror candidate counts as strong (the paper's lowest is 21).
 STRONG_MIRROR_RATIO = 20.0
 
 
-@dataclass(frozen=True)
-class SupervisedRun:
-    """A user's path resolved to a classifier and its run.
-
-    Attributes:
-        source: the path the user gave.
-        run: the run folder.
-        config: its SupervisedConfig.
-        model_path: ``final_model.pt`` (the best epoch's weights) or ``checkpoints/epoch_<04d>.pt``.
-        epoch: the epoch of an epoch checkpoint; None for ``final_model.pt``.
-        result: the run's ``result.json`` ({} when absent: training has not finished).
-    """
-
-    source: Path
-    run: RunFolder
-    config: SupervisedConfig
-    model_path: Path
-    epoch: int | None
-    result: dict[str, Any]
-
-    @property
-    def default_eval_dir(self) -> Path:
-        """``RUN_DIR/eval`` for the final model, ``RUN_DIR/eval/epoch_<04d>`` for an epoch checkpoint."""
-        return self.run.eval_dir if self.epoch is None else self.run.eval_dir / self.model_path.stem
-
-
-def resolve_supervised_run(path: Path | str, checkpoint: str | None = None) -> SupervisedRun:
-    """The classifier behind ``path``: a supervised run folder, or a ``.pt`` file in one.
-
-    Args:
-        checkpoint: with a run folder, an epoch number (``checkpoints/epoch_<04d>.pt``) or a
-            ``.pt`` path; default ``final_model.pt``, else the latest epoch checkpoint.
-
-    Raises:
-        RunError: a missing path, an unreadable config, no such checkpoint.
-    """
-    source = Path(path)
-    if not source.exists():
-        raise RunError(f"{str(path)!r} does not exist")
-    if source.is_dir():
-        run, model = RunFolder(source), None
-    else:
-        if checkpoint is not None:
-            raise RunError("--checkpoint needs a run folder, not a model file")
-        folder = source.resolve().parent
-        run, model = RunFolder(folder.parent if folder.name == "checkpoints" else folder), source
-    try:
-        config = SupervisedConfig.from_json(run.config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError) as error:
-        raise RunError(f"cannot read {run.config_path}: {one_line(error)}") from None
-    model = model or pick_model(run, checkpoint, run.path / FINAL_MODEL_FILE, _epoch_checkpoints(run), unit="epoch")
-    epoch = next((e for e, p in _epoch_checkpoints(run) if p.resolve() == model.resolve()), None)
-    result_path = run.path / RESULT_FILE
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
-    except (OSError, ValueError) as error:
-        raise RunError(f"cannot read {result_path}: {one_line(error)}") from None
-    return SupervisedRun(source, run, config, model, epoch, result)
-
-
-def _epoch_checkpoints(run: RunFolder) -> list[tuple[int, Path]]:
-    """``(epoch, path)`` of every epoch checkpoint, oldest first."""
-    found = []
-    for p in sorted(run.checkpoint_dir.glob("epoch_*.pt")):
-        epoch = p.stem.removeprefix("epoch_")
-        if epoch.isdigit() and checkpoint_path(run.path, int(epoch)) == p:
-            found.append((int(epoch), p))
-    return found
-
-
-def load_classifier(resolved: SupervisedRun, n_inputs: int) -> MLPClassifier:
-    """The classifier of ``resolved.model_path`` in eval mode; RunError (one line) if it does not load."""
-    config = resolved.config
-    model = make_classifier(n_inputs, config.net_arch, config.activation, config.dropout, config.seed)
+def load_classifier(resolved: ResolvedRun, n_inputs: int) -> MLPClassifier:
+    """The classifier of ``resolved.model_path`` (a supervised run's ``final_model.pt`` or
+    epoch checkpoint) in eval mode, built as its run trained it (coupled first layer
+    included); RunError (one line) if it does not load."""
+    config: SupervisedConfig = resolved.config  # type: ignore[assignment]
+    model = new_classifier(config, n_inputs, config.seed)
     try:
         saved = torch.load(resolved.model_path, weights_only=True)
         model.load_state_dict(saved["model"] if "model" in saved else saved)  # an epoch checkpoint holds more
     except Exception as error:  # zip, pickle and shape errors come in many kinds
         raise RunError(f"cannot load the classifier {resolved.model_path}: {one_line(error)}") from None
     return model.eval()
+
+
+def read_result(run: RunFolder) -> dict[str, Any]:
+    """The run's ``result.json`` ({} when absent: training has not finished); RunError if unreadable."""
+    try:
+        return json.loads(run.result_path.read_text(encoding="utf-8")) if run.result_path.is_file() else {}
+    except (OSError, ValueError) as error:
+        raise RunError(f"cannot read {run.result_path}: {one_line(error)}") from None
 
 
 def weight_chain(model: MLPClassifier) -> tuple[list[str], list[np.ndarray]]:
@@ -213,13 +151,14 @@ class ClassifierReportOutputs(ReportOutputs):
 
 
 def generate_classifier_report(
-    resolved: SupervisedRun,
+    resolved: ResolvedRun,
     out_dir: str | Path | None = None,
     options: ReportOptions | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ClassifierReportOutputs:
-    """Evaluate ``resolved``'s classifier and write every artefact into ``out_dir``
-    (default :attr:`SupervisedRun.default_eval_dir`).
+    """Evaluate the classifier of ``resolved`` (a supervised run, from
+    :func:`experiment.run_folder.resolve_run`) and write every artefact into ``out_dir``
+    (default :attr:`~experiment.run_folder.ResolvedRun.default_eval_dir`).
 
     Raises:
         RunError: the dataset or the classifier cannot be loaded, ``cmni.csv`` cannot be
@@ -227,12 +166,14 @@ def generate_classifier_report(
     """
     options = options or ReportOptions()
     say = log or (lambda _msg: None)
-    config = resolved.config
-    notes: list[str] = []
+    config: SupervisedConfig = resolved.config  # type: ignore[assignment]
+    run = resolved.run
+    assert run is not None, "resolve_run puts every classifier in its run folder"
+    notes: list[str] = list(resolved.notes)
     files = EvalFiles(Path(out_dir) if out_dir is not None else resolved.default_eval_dir)
     check_out_dir(files)
     try:
-        test = LabelledDataset.load(resolved.run.path / DATASET_FILE, config).test
+        test = LabelledDataset.load(run.dataset_path, config).test
     except DatasetError as error:
         raise RunError(str(error)) from None
     say(f"loading {resolved.model_path}")
@@ -245,7 +186,8 @@ def generate_classifier_report(
     permutation = permutation_test(on_test.layers, test.scenarios, options.n_permutations, seed=options.seed)
     checkpoint = CheckpointCMNI(result, permutation, untrained_null(config, test).first, on_test.layers, on_test.logits, {}, None)
 
-    curve, skipped = read_curve(resolved.run)
+    curve, skipped = read_curve(run)
+    best_epoch = read_result(run).get("best_epoch")
     warnings = [f"{line}: left out of the CMNI curve" for line in skipped]
     notes += warnings
 
@@ -260,7 +202,7 @@ def generate_classifier_report(
     files.folder.mkdir(parents=True, exist_ok=True)
     written = [
         write_csv(confusion_rows(on_test.confusion), files / files.CONFUSION_CSV),
-        plot_cmni_vs_loss(curve, files / files.CMNI_VS_LOSS_PNG, evaluated_epoch=resolved.epoch or resolved.result.get("best_epoch")),
+        plot_cmni_vs_loss(curve, files / files.CMNI_VS_LOSS_PNG, evaluated_epoch=resolved.checkpoint_epoch or best_epoch),
         write_csv(curve_rows(curve), files / files.CMNI_CURVE_CSV),
         write_csv([row for rows in neuron_table(result).values() for row in rows], files / files.NEURON_TABLE_CSV),
     ]
@@ -270,11 +212,11 @@ def generate_classifier_report(
     metrics = {
         "run": {
             "source": str(resolved.source),
-            "run_dir": str(resolved.run.path),
+            "run_dir": str(run.path),
             "model_path": str(resolved.model_path),
-            "method": "supervised",
-            "epoch": resolved.epoch,
-            "best_epoch": resolved.result.get("best_epoch"),
+            "method": resolved.method,
+            "epoch": resolved.checkpoint_epoch,
+            "best_epoch": best_epoch,
             "env_config": env.to_dict(),
             "train_config": config.to_dict(),
         },

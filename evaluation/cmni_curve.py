@@ -23,7 +23,13 @@ import numpy as np
 from cmni.neurons import analyse_checkpoint
 from cmni.probe import UntrainedNull, csv_row, untrained_null
 from cmni.probe_set import ProbeSet
-from experiment.run_folder import RunFolder, cmni_csv_columns, layers_from_cmni_columns, read_cmni_csv
+from experiment.run_folder import (
+    NULL_PERMUTATION_KEY,
+    RunFolder,
+    cmni_csv_columns,
+    layers_from_cmni_columns,
+    read_cmni_csv,
+)
 
 __all__ = [
     "CURVE_COLUMNS",
@@ -143,8 +149,8 @@ def null_band(null_cmni: np.ndarray) -> tuple[float, float]:
 
 def permutation_band(run: RunFolder, curve: CMNICurve) -> CMNICurve:
     """``curve`` plus the columns :data:`NULL_LOW` / :data:`NULL_HIGH` (:func:`null_band` of
-    the permutation null saved under the key ``null_permutation`` in the callback's
-    ``cmni/step_<012d>.npz`` of each step); NaN where a file or the key is missing."""
+    the permutation null saved under :data:`~experiment.run_folder.NULL_PERMUTATION_KEY` in
+    the callback's ``cmni/step_<012d>.npz`` of each step); NaN where a file or the key is missing."""
     low = np.full(curve.n_probes, np.nan)
     high = np.full(curve.n_probes, np.nan)
     for i, step in enumerate(curve.steps):
@@ -153,10 +159,11 @@ def permutation_band(run: RunFolder, curve: CMNICurve) -> CMNICurve:
             continue
         try:
             with np.load(path, allow_pickle=False) as data:
-                null = np.asarray(data["null_permutation"], dtype=np.float64) if "null_permutation" in data.files else None
+                stored = data[NULL_PERMUTATION_KEY] if NULL_PERMUTATION_KEY in data.files else []
+                null = np.asarray(stored, dtype=np.float64)
         except Exception:  # a damaged file only loses its band
             continue
-        if null is not None and null.size:
+        if null.size:
             low[i], high[i] = null_band(null)
     return CMNICurve(columns={**curve.columns, NULL_LOW: low, NULL_HIGH: high}, layers=curve.layers, source=curve.source)
 

@@ -15,7 +15,14 @@ from frogtoad_env.checks import check_int, check_positive
 
 from .partners import check_partner
 
-__all__ = ["ReportOptions"]
+__all__ = ["ReportOptions", "PPO_ONLY_OPTIONS"]
+
+#: fields only the PPO report uses: a classifier's run has no probe set to intervene with, and
+#: its CMNI curve is the one training measured on the test split.
+PPO_ONLY_OPTIONS: tuple[str, ...] = (
+    "recompute_cmni", "interventions", "intervention_episodes", "intervention_controls", "intervention_top_k",
+    "steer_alpha", "intervention_units",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,3 +78,8 @@ class ReportOptions:
         check_positive("threshold", self.threshold)
         check_partner(self.partner)
         check_alpha("steer_alpha", self.steer_alpha)
+
+    def ppo_only_set(self) -> list[str]:
+        """The :data:`PPO_ONLY_OPTIONS` that differ from their defaults (a supervised run refuses them)."""
+        defaults = ReportOptions()
+        return [name for name in PPO_ONLY_OPTIONS if getattr(self, name) != getattr(defaults, name)]

@@ -14,11 +14,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 from frogtoad_env.checks import check_int, check_known_keys, check_positive, check_unit_interval
 from frogtoad_env.config import EnvConfig
 
+#: how ``train.py`` trains: coupled PPO agents, or the paper's supervised classifier
+METHODS: tuple[str, ...] = ("ppo", "supervised")
+#: the ``config.json`` entry naming the method (absent in runs saved before there were two: PPO)
+METHOD_KEY = "method"
 #: activation functions of the coupled policy network (every layer)
 ACTIVATION_NAMES: tuple[str, ...] = ("relu", "tanh")
 #: learning-rate schedules: constant, or linear decay to 0 at ``timesteps``
@@ -52,7 +56,11 @@ def check_device(device: object) -> str:
 
 class SettingsJson:
     """``config.json`` for a frozen dataclass of settings: ``net_arch`` travels as a list and an
-    ``env`` field as a nested dict of :class:`EnvConfig`; unknown keys raise ValueError naming them."""
+    ``env`` field as a nested dict of :class:`EnvConfig`; unknown keys raise ValueError naming them.
+    The JSON text (not the dict) also names the training method, :attr:`METHOD`, under ``"method"``."""
+
+    #: the training method these settings are for (one of :data:`METHODS`)
+    METHOD: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``net_arch`` as a list, ``env`` (if any) as a nested dict."""
@@ -78,16 +86,37 @@ class SettingsJson:
         return cls(**kwargs)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2) + "\n"
+        return json.dumps({METHOD_KEY: self.METHOD, **self.to_dict()}, indent=2) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Any:
-        """Parse ``config.json`` text; ValueError (one line) for bad JSON or bad settings."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"not valid JSON ({error})") from None
+        """Parse ``config.json`` text; ValueError (one line) for bad JSON, another method's
+        settings or bad settings. A text without ``"method"`` is read as this class's."""
+        data = parse_json_object(text)
+        method = data.pop(METHOD_KEY, cls.METHOD)
+        if method != cls.METHOD:
+            raise ValueError(f"these are the settings of a {method!r} run, not of a {cls.METHOD!r} one")
         return cls.from_dict(data)
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """A JSON object as a dict; ValueError (one line) otherwise."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"a config must be a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def saved_method(text: str) -> str:
+    """The training method a ``config.json`` text was saved by (``"ppo"`` when it names none);
+    ValueError for bad JSON or an unknown method."""
+    method = parse_json_object(text).get(METHOD_KEY, METHODS[0])
+    if method not in METHODS:
+        raise ValueError(f"{METHOD_KEY} must be one of {list(METHODS)}, got {method!r}")
+    return method
 
 
 @dataclass(frozen=True)
@@ -123,6 +152,8 @@ class TrainConfig(SettingsJson):
     2 M agent-steps, a checkpoint and probe every 100k) were chosen by wall time to the
     final score; docs/training.md gives the measurements (``benchmarks/time_to_score.py``).
     """
+
+    METHOD: ClassVar[str] = "ppo"
 
     coupling: float = 0.5
     timesteps: int = 2_000_000

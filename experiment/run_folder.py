@@ -12,7 +12,18 @@ nowhere else; the other modules ask this one for paths::
         cmni.csv                       one row per probe (columns: :func:`cmni_csv_columns`)
         cmni/step_<012d>.npz           per-checkpoint CMNI statistics
         cmni/null_untrained.npz        the same statistics for the untrained network
+        ablation_effect.json           the mirror-ablation effect a sweep reports (evaluation.ablation_effect)
         eval/                          what ``evaluate.py`` writes (:class:`EvalFiles`)
+
+A supervised run (``train.py --method supervised``, :mod:`supervised.training`) shares
+``config.json`` (a SupervisedConfig), ``tb/``, ``cmni.csv`` (its columns plus the
+classifier's own) and the lock, and has instead of the PPO models::
+
+    run_dir/
+        dataset.npz                    the labelled states and their split (made once)
+        checkpoints/epoch_<04d>.pt     after every epoch: weights, optimizer, RNG, rows so far
+        final_model.pt                 weights of the epoch with the lowest validation loss
+        result.json                    test accuracy, confusion matrix, best epoch, nulls
 
 Torch-free: reading a run folder never loads a network library.
 """
@@ -29,10 +40,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
-from experiment.atomic import atomic_write_text
-from experiment.config import TrainConfig
+from experiment.atomic import atomic_write_text, remove_stale_temporaries
+from experiment.config import METHODS, SettingsJson, TrainConfig, saved_method
+
+Settings = TypeVar("Settings", bound=SettingsJson)
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -42,10 +55,21 @@ PROBE_SET_FILE = "probe_set.npz"
 CMNI_CSV = "cmni.csv"
 CMNI_STATS_DIR = "cmni"
 NULL_UNTRAINED_FILE = "null_untrained.npz"
+#: key of the permutation null's ``(n_permutations,)`` CMNI values in ``cmni/step_<012d>.npz``
+NULL_PERMUTATION_KEY = "null_permutation"
 EVAL_DIR = "eval"
+ABLATION_EFFECT_FILE = "ablation_effect.json"
 LOCK_FILE = ".lock"
 _STEP_NAME = "step_{:012d}"
 _STEP_RE = re.compile(r"^step_(\d{12})\.(zip|npz)$")
+# a supervised run's own files (the rest of its folder is named above)
+DATASET_FILE = "dataset.npz"
+FINAL_MODEL_FILE = "final_model.pt"
+RESULT_FILE = "result.json"
+_EPOCH_RE = re.compile(r"^epoch_(\d{4})\.pt$")
+_PPO, _SUPERVISED = METHODS
+#: the suffix of each method's model files, and so the method a model file given alone belongs to
+MODEL_SUFFIX_METHOD: dict[str, str] = {".zip": _PPO, ".pt": _SUPERVISED}
 
 
 class RunError(Exception):
@@ -255,6 +279,10 @@ class RunFolder:
     def eval_dir(self) -> Path:
         return self.path / EVAL_DIR
 
+    @property
+    def ablation_effect_path(self) -> Path:
+        return self.path / ABLATION_EFFECT_FILE
+
     def checkpoint_path(self, step: int) -> Path:
         """``checkpoints/step_<012d>.zip``: the policy after ``step`` agent-steps."""
         return self.checkpoint_dir / f"{_STEP_NAME.format(int(step))}.zip"
@@ -275,6 +303,39 @@ class RunFolder:
         found = self.checkpoints()
         return found[-1] if found else None
 
+    # ----------------------------------------------------------------- a supervised run's files
+
+    @property
+    def dataset_path(self) -> Path:
+        return self.path / DATASET_FILE
+
+    @property
+    def final_classifier(self) -> Path:
+        return self.path / FINAL_MODEL_FILE
+
+    @property
+    def result_path(self) -> Path:
+        return self.path / RESULT_FILE
+
+    def epoch_checkpoint_path(self, epoch: int) -> Path:
+        """``checkpoints/epoch_<04d>.pt``: a supervised run after ``epoch`` epochs."""
+        return self.checkpoint_dir / f"epoch_{int(epoch):04d}.pt"
+
+    def epoch_checkpoints(self) -> list[tuple[int, Path]]:
+        """``(epoch, path)`` of every epoch checkpoint of a supervised run, oldest first."""
+        folder = self.checkpoint_dir
+        if not folder.is_dir():
+            return []
+        found = [(epoch, p) for p in folder.iterdir() if p.is_file() and (epoch := checkpoint_epoch(p)) is not None]
+        return sorted(found)
+
+    def saved_models(self, method: str) -> tuple[Path, list[tuple[int, Path]], str]:
+        """A ``method`` run's final model, its checkpoints ``(number, path)`` oldest first, and
+        what the numbers count (``"step"`` for PPO, ``"epoch"`` for a supervised run)."""
+        if method == _SUPERVISED:
+            return self.final_classifier, self.epoch_checkpoints(), "epoch"
+        return self.final_model, self.checkpoints(), "step"
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold an exclusive lock on the folder (created if absent) for the block, so two
@@ -284,21 +345,61 @@ class RunFolder:
         with folder_lock(self.path, LOCK_FILE, busy):
             yield
 
+    @contextlib.contextmanager
+    def training(self, config: SettingsJson, resume: bool) -> Iterator[None]:
+        """Hold the folder for one training session: RunError unless it can take ``config``
+        (resume: it holds a run saved with exactly ``config``; else: it holds no run), then
+        :meth:`lock` it for the block, after removing the temporary files a killed writer left."""
+        if resume:
+            self.check_resumable(config)
+        else:
+            self.check_new()
+        with self.lock():
+            remove_stale_temporaries(self.path)
+            yield
+
     def is_run(self) -> bool:
         return self.config_path.is_file()
 
-    def save_config(self, config: TrainConfig) -> Path:
+    def check_new(self) -> None:
+        """RunError unless this folder can hold a new run (absent, or a folder without a config.json)."""
+        if self.is_run():
+            raise RunError(f"{str(self.path)!r} already holds a run; continue it with --resume {self.path} or pick another --run-dir")
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"{str(self.path)!r} exists and is not a folder")
+
+    def check_resumable(self, config: SettingsJson) -> None:
+        """RunError unless this folder holds a run saved with exactly ``config``."""
+        if self.load_config(type(config)) != config:
+            raise RunError(f"config differs from {self.config_path}; resume with the saved config")
+
+    def save_config(self, config: SettingsJson) -> Path:
         return atomic_write_text(self.config_path, config.to_json())
 
-    def load_config(self) -> TrainConfig:
-        """The run's ``config.json``; RunError (one line) if the folder or file is missing or bad."""
+    def _config_text(self) -> str:
         if not self.path.is_dir():
             raise RunError(f"run folder {str(self.path)!r} does not exist")
         if not self.config_path.is_file():
             raise RunError(f"{str(self.path)!r} is not a run folder: it has no {CONFIG_FILE}")
         try:
-            return TrainConfig.from_json(self.config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError) as error:
+            return self.config_path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
+
+    def method(self) -> str:
+        """The training method of the run (``"ppo"`` or ``"supervised"``, from its ``config.json``)."""
+        try:
+            return saved_method(self._config_text())
+        except ValueError as error:
+            raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
+
+    def load_config(self, kind: type[Settings] = TrainConfig) -> Settings:  # type: ignore[assignment]
+        """The run's ``config.json`` as ``kind`` (TrainConfig, or supervised.config.SupervisedConfig);
+        RunError (one line) if the folder or file is missing or bad, or the run is another method's."""
+        text = self._config_text()
+        try:
+            return kind.from_json(text)
+        except (ValueError, TypeError) as error:
             raise RunError(f"cannot read {self.config_path}: {one_line(error)}") from None
 
 
@@ -308,10 +409,16 @@ def checkpoint_step(path: Path | str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def default_run_dir(coupling: float, root: Path | str = "runs", now: datetime | None = None) -> Path:
-    """``runs/<YYYYmmdd-HHMMSS>_c<coupling>``, with ``-2``, ``-3``... if that folder exists."""
+def checkpoint_epoch(path: Path | str) -> int | None:
+    """The epoch in a supervised run's checkpoint name (``epoch_<04d>.pt``), or None for any other name."""
+    match = _EPOCH_RE.match(Path(path).name)
+    return int(match.group(1)) if match else None
+
+
+def default_run_dir(label: str, root: Path | str = "runs", now: datetime | None = None) -> Path:
+    """``runs/<YYYYmmdd-HHMMSS>_<label>`` (e.g. ``_c0.5``), with ``-2``, ``-3``... if that folder exists."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    base = Path(root) / f"{stamp}_c{coupling:g}"
+    base = Path(root) / f"{stamp}_{label}"
     candidate, n = base, 1
     while candidate.exists():
         n += 1
@@ -374,75 +481,108 @@ def file_part(layer: str) -> str:
 
 @dataclass(frozen=True)
 class ResolvedRun:
-    """A user's path resolved to a model and its run.
+    """A user's path resolved to a model and its run, of either training method.
 
     Attributes:
         source: the path the user gave.
         run: the run folder, or None for a model ``.zip`` outside any run folder.
-        model_path: the ``.zip`` to evaluate.
+        model_path: the model to evaluate (a PPO ``.zip`` or a classifier's ``.pt``).
         checkpoint_step: training step of ``model_path`` when it is ``step_<012d>.zip``.
-        config: the run's TrainConfig (the defaults for a lone model).
+        config: the run's settings: a TrainConfig (the defaults for a lone model), or a
+            ``supervised.config.SupervisedConfig`` for a supervised run.
         notes: remarks for the user (e.g. "no config.json: using the default config").
+        checkpoint_epoch: epoch of ``model_path`` when it is a supervised ``epoch_<04d>.pt``.
     """
 
     source: Path
     run: RunFolder | None
     model_path: Path
     checkpoint_step: int | None
-    config: TrainConfig
+    config: SettingsJson
     notes: tuple[str, ...] = ()
+    checkpoint_epoch: int | None = None
+
+    @property
+    def method(self) -> str:
+        """``"ppo"`` or ``"supervised"`` (:data:`experiment.config.METHODS`)."""
+        return self.config.METHOD
 
     @property
     def checkpoints(self) -> list[tuple[int, Path]]:
-        return self.run.checkpoints() if self.run is not None else []
+        """``(step, path)`` of a PPO run's checkpoints, ``(epoch, path)`` of a supervised run's."""
+        return self.run.saved_models(self.method)[1] if self.run is not None else []
 
     @property
     def default_eval_dir(self) -> Path:
-        """``RUN_DIR/eval`` for the run's ``final_model.zip``, ``RUN_DIR/eval/<stem>`` for any
-        other model of a run (e.g. ``eval/step_000000500000``), ``<stem>_eval`` beside a
-        model that belongs to no run folder."""
+        """``RUN_DIR/eval`` for the run's final model, ``RUN_DIR/eval/<stem>`` for any
+        other model of a run (e.g. ``eval/step_000000500000``, ``eval/epoch_0003``),
+        ``<stem>_eval`` beside a model that belongs to no run folder."""
         if self.run is None:
             return self.model_path.with_name(f"{self.model_path.stem}_eval")
-        if self.model_path.name == FINAL_MODEL:
+        if self.model_path.name == self.run.saved_models(self.method)[0].name:
             return self.run.eval_dir
         return self.run.eval_dir / self.model_path.stem
 
 
-def resolve_run(path: Path | str, checkpoint: str | int | None = None) -> ResolvedRun:
+def resolve_run(
+    path: Path | str, checkpoint: str | int | None = None, config_classes: Mapping[str, type[SettingsJson]] | None = None
+) -> ResolvedRun:
     """Find the model and config behind ``path``.
 
     Args:
-        path: a run folder, or a model ``.zip``. A lone ``.zip`` takes its config from the
-            enclosing run folder (the zip's folder, or its parent when the zip sits in
-            ``checkpoints/``), else the defaults (a note says so).
-        checkpoint: with a run folder, a training step (``checkpoints/step_<012d>.zip``)
-            or a path to a ``.zip``; default ``final_model.zip``, else the latest checkpoint.
+        path: a run folder, or a model file: a PPO ``.zip`` or a classifier's ``.pt``. A
+            lone model takes its config from the enclosing run folder (the file's folder,
+            or its parent when the file sits in ``checkpoints/``); a lone ``.zip`` outside
+            any run takes the defaults (a note says so).
+        checkpoint: with a run folder, a checkpoint number (a PPO run's training step,
+            ``checkpoints/step_<012d>.zip``; a supervised run's epoch,
+            ``checkpoints/epoch_<04d>.pt``) or a model path; default the final model,
+            else the latest checkpoint.
+        config_classes: the settings class of each method the caller can read (default
+            ``{"ppo": TrainConfig}``; ``supervised.config.CONFIG_CLASSES`` has both).
 
     Raises:
-        RunError: the path does not exist, the folder is not a run, no such checkpoint.
+        RunError: the path does not exist, the folder is not a run or is another method's
+            run, no such checkpoint.
     """
+    classes = config_classes or {TrainConfig.METHOD: TrainConfig}
     source = Path(path)
     if not str(path).strip() or not source.exists():
         raise RunError(f"{str(path)!r} does not exist")
     notes: list[str] = []
     if source.is_dir():
         run: RunFolder | None = RunFolder(source)
-        config = run.load_config()
-        model_path = pick_model(run, checkpoint, run.final_model, run.checkpoints())
+        config = _load_config(run, classes)
+        model_path = _pick_model(run, checkpoint, config.METHOD)
     else:
         if checkpoint is not None:
             raise RunError("--checkpoint needs a run folder, not a model file")
-        if source.suffix != ".zip":
-            raise RunError(f"{str(source)!r} is neither a run folder nor a model .zip")
+        method = MODEL_SUFFIX_METHOD.get(source.suffix)
+        if method is None:
+            raise RunError(f"{str(source)!r} is neither a run folder nor a model ({' or '.join(MODEL_SUFFIX_METHOD)})")
         model_path = source
         run = _enclosing_run(source)
         if run is None:
+            if method != _PPO:
+                raise RunError(f"{str(source)!r} is in no run folder; a classifier is read with its run's {CONFIG_FILE}")
             config = TrainConfig()
             notes.append(f"no {CONFIG_FILE} next to {source.name}: using the default config")
         else:
-            config = run.load_config()
+            config = _load_config(run, classes)
+            if config.METHOD != method:
+                raise RunError(f"{source.name} is no model of {str(run.path)!r}, a {config.METHOD} run")
             notes.append(f"config from {run.config_path}")
+    if config.METHOD == _SUPERVISED:
+        return ResolvedRun(source, run, model_path, None, config, tuple(notes), checkpoint_epoch(model_path))
     return ResolvedRun(source, run, model_path, checkpoint_step(model_path), config, tuple(notes))
+
+
+def _load_config(run: RunFolder, classes: Mapping[str, type[SettingsJson]]) -> SettingsJson:
+    """The run's config as the class of its method; RunError if ``classes`` has none for it."""
+    method = run.method()
+    if method not in classes:
+        raise RunError(f"{str(run.path)!r} is a {method} run; only {' or '.join(classes)} runs are read here")
+    return run.load_config(classes[method])
 
 
 def _enclosing_run(model: Path) -> RunFolder | None:
@@ -453,20 +593,18 @@ def _enclosing_run(model: Path) -> RunFolder | None:
     return None
 
 
-def pick_model(
-    run: RunFolder, checkpoint: str | int | None, final: Path, checkpoints: Sequence[tuple[int, Path]], unit: str = "step"
-) -> Path:
-    """The model a ``--checkpoint`` value names in ``run``.
+def _pick_model(run: RunFolder, checkpoint: str | int | None, method: str) -> Path:
+    """The model a ``--checkpoint`` value names in ``run``, a ``method`` run.
 
     Args:
-        checkpoint: None (``final``, else the last of ``checkpoints``), a number (the
-            checkpoint of that ``unit``, e.g. step or epoch) or a path (as given, in the
-            run folder or in its ``checkpoints/``).
-        final: the run's final model; checkpoints: ``(number, path)``, oldest first.
+        checkpoint: None (the final model, else the latest checkpoint), a number (the
+            checkpoint of that step or epoch: :meth:`RunFolder.saved_models`) or a path
+            (as given, in the run folder or in its ``checkpoints/``).
 
     Raises:
         RunError: no such model (the message lists the saved numbers).
     """
+    final, checkpoints, unit = run.saved_models(method)
     suffix = final.suffix
     if checkpoint is None:
         if final.is_file():

@@ -1,9 +1,13 @@
 """The classifier of the paper's pipeline: an MLP from one observation to the 4 action logits.
 
 Plain torch. ``MLPClassifier`` is ``Linear -> activation -> Dropout`` per hidden layer,
-then a ``Linear`` head; the softmax lives in the loss (``cross_entropy``). The hidden
-layers' post-activation outputs are what the CMNI probes, named ``hidden.0``,
-``hidden.1``... (first hidden layer first).
+then a ``Linear`` head; the softmax lives in the loss (``cross_entropy``). With a
+``coupling`` (egocentric observations) the first hidden layer is the PPO agents' coupled
+layer (:class:`agents.coupled.CoupledExtractor`, its activation inside), then Dropout.
+The hidden layers' post-activation outputs are what the CMNI probes, recorded by
+:func:`cmni.recorder.record_activations` and named ``hidden.0``, ``hidden.1``... by
+position in ``net_arch`` (``coupled`` instead of ``hidden.0`` for a coupled first layer,
+as in the PPO agents).
 """
 
 from __future__ import annotations
@@ -15,50 +19,66 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.coupled import ACTIVATIONS, activation_class
+from agents.coupled import CoupledExtractor, activation_class
+from cmni.recorder import record_activations
 from frogtoad_env.core import N_ACTIONS
+from frogtoad_env.observations import observation_space
 
 #: States per forward pass when a whole split is evaluated (memory bound, not a hyperparameter).
 EVAL_BATCH = 8192
 
 
 class MLPClassifier(nn.Module):
-    """``n_inputs -> net_arch[0] -> ... -> net_arch[-1] -> N_ACTIONS`` logits."""
+    """``n_inputs -> net_arch[0] -> ... -> net_arch[-1] -> N_ACTIONS`` logits.
 
-    def __init__(self, n_inputs: int, net_arch: tuple[int, ...], activation: str, dropout: float) -> None:
+    Args:
+        n_inputs: observation length.
+        net_arch: units of each hidden layer.
+        activation: ``"relu"`` or ``"tanh"``.
+        dropout: probability after every hidden activation.
+        coupling: None for a plain first layer; c in [0, 1] for the coupled layer, which
+            needs the egocentric observation of ``width`` (``n_inputs`` must match it).
+        width: the strip width of the egocentric observation (coupled layer only).
+    """
+
+    def __init__(
+        self, n_inputs: int, net_arch: tuple[int, ...], activation: str, dropout: float,
+        coupling: float | None = None, width: int = 32,
+    ) -> None:  # fmt: skip
         super().__init__()
         layers: list[nn.Module] = []
-        width = n_inputs
-        for units in net_arch:
-            layers += [nn.Linear(width, units), activation_class(activation)(), nn.Dropout(dropout)]
-            width = units
+        self.probe_points: dict[str, nn.Module] = {}
+        width_in = n_inputs
+        for i, units in enumerate(net_arch):
+            if i == 0 and coupling is not None:
+                first = CoupledExtractor(observation_space("egocentric", width), width, units, coupling, activation)
+                layers += [first, nn.Dropout(dropout)]
+                self.probe_points["coupled"] = first.activation
+            else:
+                layers += [nn.Linear(width_in, units), activation_class(activation)(), nn.Dropout(dropout)]
+                self.probe_points[f"hidden.{i}"] = layers[-2]
+            width_in = units
         self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(width, N_ACTIONS)
+        self.head = nn.Linear(width_in, N_ACTIONS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, n_inputs) float32 -> (batch, 4) logits."""
         return self.head(self.body(x))
 
-    def hidden_activations(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Post-activation output of every hidden layer: ``"hidden.<i>"`` -> (batch, units)."""
-        out: dict[str, torch.Tensor] = {}
-        for module in self.body:
-            x = module(x)
-            if isinstance(module, tuple(ACTIVATIONS.values())):
-                out[f"hidden.{len(out)}"] = x
-        return out
-
 
 def layer_names(model: MLPClassifier) -> list[str]:
-    """``hidden.0``, ``hidden.1``... one per hidden layer."""
-    return [f"hidden.{i}" for i in range(sum(isinstance(m, nn.Linear) for m in model.body))]
+    """The probed layers, first hidden layer first: ``hidden.0`` (or ``coupled``), ``hidden.1``..."""
+    return list(model.probe_points)
 
 
-def make_classifier(n_inputs: int, net_arch: tuple[int, ...], activation: str, dropout: float, seed: int) -> MLPClassifier:
+def make_classifier(
+    n_inputs: int, net_arch: tuple[int, ...], activation: str, dropout: float, seed: int,
+    coupling: float | None = None, width: int = 32,
+) -> MLPClassifier:  # fmt: skip
     """A freshly initialised classifier; the weights depend on ``seed`` only (the global torch RNG is left alone)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return MLPClassifier(n_inputs, net_arch, activation, dropout)
+        return MLPClassifier(n_inputs, net_arch, activation, dropout, coupling, width)
 
 
 def train_epoch(
@@ -106,30 +126,20 @@ class Evaluation:
     logits: np.ndarray
 
 
-@torch.no_grad()
 def evaluate(model: MLPClassifier, observations: torch.Tensor, labels: torch.Tensor) -> Evaluation:
     """Loss, accuracy, confusion matrix and hidden activations in eval mode (no dropout).
 
-    The model's training flag is restored afterwards.
+    The model's training flags are restored afterwards.
     """
-    was_training = model.training
-    model.eval()
-    logits, layers = [], []
-    for start in range(0, labels.shape[0], EVAL_BATCH):
-        batch = observations[start : start + EVAL_BATCH]
-        hidden = model.hidden_activations(batch)
-        # the head reads the last hidden layer directly: dropout is the identity in eval mode
-        logits.append(model.head(hidden[f"hidden.{len(hidden) - 1}"]))
-        layers.append(hidden)
-    model.train(was_training)
-    all_logits = torch.cat(logits)
-    predicted = all_logits.argmax(dim=1)
+    recorded = record_activations(model, observations.numpy(), EVAL_BATCH, layers=model.probe_points)
+    logits = torch.from_numpy(recorded.logits)
+    predicted = logits.argmax(dim=1)
     confusion = torch.zeros(N_ACTIONS * N_ACTIONS, dtype=torch.int64)
     confusion.index_add_(0, labels * N_ACTIONS + predicted, torch.ones_like(labels))
     return Evaluation(
-        loss=float(F.cross_entropy(all_logits, labels)),
+        loss=float(F.cross_entropy(logits, labels)),
         accuracy=float((predicted == labels).double().mean()),
         confusion=confusion.reshape(N_ACTIONS, N_ACTIONS).numpy(),
-        layers={name: torch.cat([part[name] for part in layers]).double().numpy() for name in layers[0]},
-        logits=all_logits.numpy(),
+        layers={name: values.astype(np.float64) for name, values in recorded.layers.items()},
+        logits=recorded.logits,
     )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from experiment.config import ACTIVATION_NAMES, MAX_SEED, SettingsJson, check_net_arch
+from experiment.config import ACTIVATION_NAMES, MAX_SEED, SettingsJson, TrainConfig, check_net_arch
 from frogtoad_env.checks import check_int, check_positive, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import check_obs_mode
@@ -44,6 +44,10 @@ class SupervisedConfig(SettingsJson):
         val_fraction: share in (0, 1) of the non-test states held out for validation.
         seed: seeds the data (play, split) and torch (initial weights, shuffling, dropout).
         obs_mode: ``"paper"`` (the 100-number vector) or ``"egocentric"``.
+        coupling: self/other weight coupling c in [0, 1] of the first hidden layer, which
+            is then the coupled layer of the PPO agents (:mod:`agents.coupled`);
+            egocentric mode only, where it defaults to the PPO agents' 0.5 (None in paper mode, whose
+            observation has no self and other blocks).
         seat: ``"frog"`` (the paper's point of view), ``"toad"`` or ``"both"``.
         hide_own_status: zero the own-status number of the paper observation, as the
             paper's training data did (a distressed player then shows only as a code 9
@@ -55,6 +59,8 @@ class SupervisedConfig(SettingsJson):
         untrained_seeds: untrained networks of the same shape averaged for the untrained null.
         torch_threads: ``torch.set_num_threads`` during training.
     """
+
+    METHOD: ClassVar[str] = "supervised"
 
     net_arch: tuple[int, ...] = (17, 17)
     activation: str = "relu"
@@ -68,6 +74,7 @@ class SupervisedConfig(SettingsJson):
     val_fraction: float = 0.1
     seed: int = 0
     obs_mode: str = "paper"
+    coupling: float | None = None
     seat: str = "frog"
     hide_own_status: bool = True
     width: int = 32
@@ -100,6 +107,14 @@ class SupervisedConfig(SettingsJson):
                 f"need at least as many states as the test set), got {self.dataset_size}"
             )
         check_obs_mode(self.obs_mode)
+        if self.obs_mode != "egocentric":
+            if self.coupling is not None:
+                raise ValueError(
+                    f"coupling needs obs_mode 'egocentric' (the {self.obs_mode!r} observation has no self and "
+                    f"other blocks to couple), got coupling={self.coupling!r}"
+                )
+        else:
+            object.__setattr__(self, "coupling", check_unit_interval("coupling", TrainConfig.coupling if self.coupling is None else self.coupling))
         if self.seat not in SEATS:
             raise ValueError(f"seat must be one of {list(SEATS)}, got {self.seat!r}")
         if not isinstance(self.hide_own_status, bool):
@@ -122,3 +137,10 @@ class SupervisedConfig(SettingsJson):
         names = ("dataset_size", "test_size", "val_fraction", "seed", "obs_mode", "seat", "hide_own_status",
                  "width", "max_steps")
         return {name: getattr(self, name) for name in names}
+
+
+#: the settings class of each training method (``experiment.config.METHODS``)
+CONFIG_CLASSES: dict[str, type[TrainConfig] | type[SupervisedConfig]] = {
+    TrainConfig.METHOD: TrainConfig,
+    SupervisedConfig.METHOD: SupervisedConfig,
+}

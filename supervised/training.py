@@ -1,18 +1,11 @@
 """Train one supervised classifier, with the CMNI measured after every epoch; resumable.
 
-One run lives in one folder::
-
-    run_dir/
-        config.json                    the SupervisedConfig
-        dataset.npz                    the labelled states and their split (made once)
-        checkpoints/epoch_<04d>.pt     after every epoch: weights, optimizer, RNG state,
-                                       early-stopping state and the rows so far
-        cmni.csv                       one row per epoch (columns: :func:`epoch_columns`); the
-                                       test accuracy per epoch is for reading only: the
-                                       best epoch is chosen by validation loss
-        tb/                            TensorBoard scalars (loss/*, accuracy/*, cmni/*)
-        final_model.pt                 weights of the epoch with the lowest validation loss
-        result.json                    test accuracy, confusion matrix, best epoch, nulls
+One run lives in one folder, laid out by :mod:`experiment.run_folder`: ``config.json``
+(the SupervisedConfig), ``dataset.npz``, ``checkpoints/epoch_<04d>.pt`` (weights,
+optimizer, RNG state, early-stopping state and the rows so far), ``cmni.csv`` (one row per
+epoch, columns :func:`epoch_columns`; the per-epoch test accuracy is for reading only: the
+best epoch is chosen by validation loss), ``tb/`` (loss/*, accuracy/*, cmni/*),
+``final_model.pt`` (the best epoch's weights) and ``result.json``.
 
 Every file is written atomically (a temporary file, then ``os.replace``). Each epoch
 draws its shuffle from a generator seeded by ``(seed, epoch)`` and dropout from the
@@ -45,23 +38,11 @@ from cmni.probe import UntrainedNull, csv_row
 from cmni.recorder import RecordedActivations
 from cmni.stats import permutation_test
 from experiment.atomic import atomic_write_bytes, atomic_write_text
-from experiment.run_folder import (
-    CHECKPOINT_DIR,
-    CMNI_CSV,
-    CONFIG_FILE,
-    TB_DIR,
-    RunError,
-    cmni_csv_columns,
-    one_line,
-    write_cmni_csv,
-)
+from experiment.run_folder import RunError, RunFolder, cmni_csv_columns, one_line, write_cmni_csv
 from supervised.classifier import Evaluation, MLPClassifier, evaluate, layer_names, make_classifier, train_epoch
 from supervised.config import SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, build_dataset
 
-DATASET_FILE = "dataset.npz"
-FINAL_MODEL_FILE = "final_model.pt"
-RESULT_FILE = "result.json"
 #: Columns a classifier adds to the probe's cmni.csv columns.
 EPOCH_EXTRA_COLUMNS: tuple[str, ...] = ("epoch", "train_loss", "val_loss", "val_accuracy", "test_accuracy")
 #: Offset of the untrained nulls' seeds from the run's seed (the run's own net uses ``seed``).
@@ -72,15 +53,6 @@ def epoch_columns(layers: list[str]) -> list[str]:
     """Header of the supervised ``cmni.csv``: the probe's columns (``step`` = training states
     seen; ``mean_episode_score`` is NaN, nothing is played) and :data:`EPOCH_EXTRA_COLUMNS`."""
     return [*cmni_csv_columns(layers, egocentric=False), *EPOCH_EXTRA_COLUMNS]
-
-
-def checkpoint_path(run_dir: Path, epoch: int) -> Path:
-    return run_dir / CHECKPOINT_DIR / f"epoch_{epoch:04d}.pt"
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / CHECKPOINT_DIR).glob("epoch_[0-9][0-9][0-9][0-9].pt"))
-    return found[-1] if found else None
 
 
 @dataclass
@@ -124,13 +96,19 @@ class SupervisedResult:
     null_untrained: list[float]
     wall_time_s: float
 
+    @property
+    def num_timesteps(self) -> int:
+        """Training states seen over all epochs (``cmni.csv``'s ``step``), named as a PPO run's count."""
+        return int(self.rows[-1]["step"]) if self.rows else 0
+
 
 def _tensors(split: Split) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(split.observations), torch.from_numpy(split.labels)
 
 
-def _new_model(config: SupervisedConfig, n_inputs: int, seed: int) -> MLPClassifier:
-    return make_classifier(n_inputs, config.net_arch, config.activation, config.dropout, seed)
+def new_classifier(config: SupervisedConfig, n_inputs: int, seed: int) -> MLPClassifier:
+    """A freshly initialised classifier of the run's shape (coupled first layer included), weights from ``seed``."""
+    return make_classifier(n_inputs, config.net_arch, config.activation, config.dropout, seed, config.coupling, config.width)
 
 
 def _epoch_generator(config: SupervisedConfig, epoch: int) -> torch.Generator:
@@ -144,7 +122,7 @@ def untrained_null(config: SupervisedConfig, test: Split) -> UntrainedNull:
     values, counts = [], []
     first: tuple[Any, RecordedActivations] | None = None
     for k in range(config.untrained_seeds):
-        untrained = evaluate(_new_model(config, x.shape[1], config.seed + UNTRAINED_SEED_OFFSET + k), x, y)
+        untrained = evaluate(new_classifier(config, x.shape[1], config.seed + UNTRAINED_SEED_OFFSET + k), x, y)
         result = compute_cmni(untrained.layers, test.scenarios)
         values.append(result.cmni)
         counts.append(result.n_candidates)
@@ -153,37 +131,25 @@ def untrained_null(config: SupervisedConfig, test: Split) -> UntrainedNull:
     return UntrainedNull(np.asarray(values), np.asarray(counts, dtype=np.float64), *first)
 
 
-def _open_run(config: SupervisedConfig, run_dir: Path, resume: bool) -> LabelledDataset:
-    """Check the folder, then read back (resume) or build and save (new run) the dataset.
+def _open_run(config: SupervisedConfig, run: RunFolder, resume: bool) -> LabelledDataset:
+    """Read back (resume) or build and save (new run) the dataset.
 
     A new run writes config.json last, once its dataset is on disk, so a run stopped while
     its data was being made leaves a folder that a new run may take over.
     """
-    config_path = run_dir / CONFIG_FILE
-    data_path = run_dir / DATASET_FILE
     if resume:
         try:
-            saved = SupervisedConfig.from_json(config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError) as error:
-            raise RunError(f"cannot read {config_path}: {one_line(error)}") from None
-        if saved != config:
-            raise RunError(f"config differs from {config_path}; resume with the saved config")
-        try:
-            return LabelledDataset.load(data_path, config)
+            return LabelledDataset.load(run.dataset_path, config)
         except DatasetError as error:
             raise RunError(str(error)) from None
-    if config_path.exists():
-        raise RunError(f"{str(run_dir)!r} already holds a run; continue it with resume or pick another run folder")
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"{str(run_dir)!r} exists and is not a folder")
-    (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
+    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     dataset = build_dataset(config)
-    dataset.save(data_path)
-    atomic_write_text(config_path, config.to_json())
+    dataset.save(run.dataset_path)
+    run.save_config(config)
     return dataset
 
 
-def save_checkpoint(run_dir: Path, model: MLPClassifier, optimizer: torch.optim.Optimizer, state: TrainingState) -> Path:
+def save_checkpoint(run: RunFolder, model: MLPClassifier, optimizer: torch.optim.Optimizer, state: TrainingState) -> Path:
     buffer = io.BytesIO()
     torch.save(
         {
@@ -194,7 +160,7 @@ def save_checkpoint(run_dir: Path, model: MLPClassifier, optimizer: torch.optim.
         },
         buffer,
     )
-    return atomic_write_bytes(checkpoint_path(run_dir, state.epoch), buffer.getvalue(), fsync=False)
+    return atomic_write_bytes(run.epoch_checkpoint_path(state.epoch), buffer.getvalue(), fsync=False)
 
 
 def load_checkpoint(path: Path, model: MLPClassifier, optimizer: torch.optim.Optimizer) -> TrainingState:
@@ -207,7 +173,7 @@ def load_checkpoint(path: Path, model: MLPClassifier, optimizer: torch.optim.Opt
         torch.set_rng_state(saved["torch_rng"])
     except Exception as error:  # zip, pickle and shape errors come in many kinds
         raise RunError(f"cannot load checkpoint {path}: {one_line(error)}") from None
-    if checkpoint_path(path.parent.parent, state.epoch) != path:
+    if RunFolder(path.parent.parent).epoch_checkpoint_path(state.epoch) != path:
         raise RunError(f"checkpoint {path} holds epoch {state.epoch}, not the one its name says")
     return state
 
@@ -238,11 +204,11 @@ def _log_scalars(writer: Any, row: dict[str, float], layers: list[str]) -> None:
         writer.add_scalar(f"cmni/{key}", row[key], epoch)
 
 
-def _save_final(run_dir: Path, model: MLPClassifier, state: TrainingState, test: Evaluation, nulls: list[float]) -> None:
+def _save_final(run: RunFolder, model: MLPClassifier, state: TrainingState, test: Evaluation, nulls: list[float]) -> None:
     """final_model.pt (the best epoch's weights) and result.json."""
     buffer = io.BytesIO()
     torch.save(model.state_dict(), buffer)
-    atomic_write_bytes(run_dir / FINAL_MODEL_FILE, buffer.getvalue())
+    atomic_write_bytes(run.final_classifier, buffer.getvalue())
     summary = {
         "test_accuracy": test.accuracy,
         "test_confusion": test.confusion.tolist(),
@@ -250,7 +216,7 @@ def _save_final(run_dir: Path, model: MLPClassifier, state: TrainingState, test:
         "epochs_run": state.epoch,
         "null_untrained": nulls,
     }
-    atomic_write_text(run_dir / RESULT_FILE, json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(run.result_path, json.dumps(summary, indent=2) + "\n")
 
 
 def train_supervised(
@@ -273,19 +239,25 @@ def train_supervised(
             config.json, another config, a corrupted dataset or checkpoint); nothing is
             overwritten then.
     """
+    run = RunFolder(run_dir)
+    with run.training(config, resume):
+        return _train_locked(config, run, resume, progress_bar)
+
+
+def _train_locked(config: SupervisedConfig, run: RunFolder, resume: bool, progress_bar: bool) -> SupervisedResult:
+    """:func:`train_supervised` once ``run`` is locked."""
     from torch.utils.tensorboard import SummaryWriter
 
-    run_dir = Path(run_dir)
     torch.set_num_threads(config.torch_threads)
-    dataset = _open_run(config, run_dir, resume)
+    dataset = _open_run(config, run, resume)
     x_train, y_train = _tensors(dataset.train)
     x_val, y_val = _tensors(dataset.validation)
     x_test, y_test = _tensors(dataset.test)
-    model = _new_model(config, x_train.shape[1], config.seed)
+    model = new_classifier(config, x_train.shape[1], config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-    latest = latest_checkpoint(run_dir) if resume else None
-    if latest is not None:
-        state = load_checkpoint(latest, model, optimizer)
+    found = run.epoch_checkpoints() if resume else []
+    if found:
+        state = load_checkpoint(found[-1][1], model, optimizer)
     else:  # a new run, or one stopped before its first epoch ended
         torch.manual_seed(config.seed)
         state = TrainingState()
@@ -294,8 +266,8 @@ def train_supervised(
     with limit_blas_threads(config.torch_threads):
         null = untrained_null(config, dataset.test)
 
-    write_cmni_csv(run_dir / CMNI_CSV, columns, state.rows)  # drops rows of an epoch whose checkpoint was never written
-    writer = SummaryWriter(str(run_dir / TB_DIR), purge_step=state.epoch + 1)
+    write_cmni_csv(run.cmni_csv, columns, state.rows)  # drops rows of an epoch whose checkpoint was never written
+    writer = SummaryWriter(str(run.tb_dir), purge_step=state.epoch + 1)
     bar = tqdm(total=config.epochs, initial=state.epoch, desc="epochs", disable=not progress_bar)
     start = time.perf_counter()
     interrupted = False
@@ -316,8 +288,8 @@ def train_supervised(
                 state.best_weights = {k: v.clone() for k, v in model.state_dict().items()}
             else:
                 state.epochs_without_improvement += 1
-            save_checkpoint(run_dir, model, optimizer, state)
-            write_cmni_csv(run_dir / CMNI_CSV, columns, state.rows)
+            save_checkpoint(run, model, optimizer, state)
+            write_cmni_csv(run.cmni_csv, columns, state.rows)
             _log_scalars(writer, row, layers)
             bar.update(1)
             bar.set_postfix(val_loss=f"{val.loss:.4f}", val_acc=f"{val.accuracy:.3f}", cmni=f"{row['cmni_total']:.5f}")
@@ -332,7 +304,7 @@ def train_supervised(
         model.load_state_dict(state.best_weights)
         final = evaluate(model, x_test, y_test)
         accuracy, confusion = final.accuracy, final.confusion
-        _save_final(run_dir, model, state, final, null.cmni.tolist())
+        _save_final(run, model, state, final, null.cmni.tolist())
     return SupervisedResult(
-        run_dir, model, state.epoch, state.best_epoch, interrupted, accuracy, confusion, state.rows, null.cmni.tolist(), wall
+        run.path, model, state.epoch, state.best_epoch, interrupted, accuracy, confusion, state.rows, null.cmni.tolist(), wall
     )

@@ -1,7 +1,7 @@
 """Running a sweep's runs: one process per run on this machine, or one Ray task per run.
 
 Each run is :func:`run_one` in its own process: a new run starts with
-:func:`agents.training.train`, a folder that already holds a run is resumed from its
+:func:`agents.training.train` (or :func:`supervised.training.train_supervised`), a folder that already holds a run is resumed from its
 checkpoints, a finished one is left alone (``train`` sees its ``final_model.zip``). A run
 that raises is reported as failed with its error on one line, and the others go on.
 
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from experiment.config import TrainConfig
+from experiment.config import TrainConfig, saved_method
 from experiment.run_folder import RunError, RunFolder, one_line, read_cmni_csv
+from supervised.config import CONFIG_CLASSES, SupervisedConfig
 from sweeps.grid import STATUS_DONE, Grid, PlannedRun, SweepFolder
 
 OUTCOME_DONE, OUTCOME_INTERRUPTED, OUTCOME_FAILED = "done", "interrupted", "failed"
@@ -41,8 +42,9 @@ class Outcome:
         status: :data:`OUTCOME_DONE`, :data:`OUTCOME_INTERRUPTED` (checkpoint saved) or
             :data:`OUTCOME_FAILED`.
         steps: agent-steps the run has trained on (0 when unknown).
-        wall_s: seconds this session spent in training.
-        message: the error on one line when failed, else "".
+        wall_s: seconds this session spent in training (and measuring the ablation effect).
+        message: the error on one line when failed; for a done run, a note (the ablation
+            effect could not be measured), else "".
     """
 
     name: str
@@ -73,18 +75,23 @@ def run_one(name: str, run_dir: str, config_json: str, hparams: dict[str, Any] |
     except ValueError:  # not the main thread (some Ray set-ups): Ray's cancel raises KeyboardInterrupt itself
         pass
     try:
-        return _train_or_resume(name, run_dir, TrainConfig.from_json(config_json), hparams)
+        return _train_or_resume(name, run_dir, CONFIG_CLASSES[saved_method(config_json)].from_json(config_json), hparams)
     finally:  # a Ray worker lives on after the task: give it its own handlers back
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _train_or_resume(name: str, run_dir: str, config: TrainConfig, hparams: dict[str, Any] | None) -> Outcome:
+def _train_or_resume(
+    name: str, run_dir: str, config: TrainConfig | SupervisedConfig, hparams: dict[str, Any] | None
+) -> Outcome:
     for variable in _THREAD_VARIABLES:
         os.environ[variable] = str(config.torch_threads)
     start = time.perf_counter()
     try:
-        from agents.training import train
+        if isinstance(config, SupervisedConfig):
+            from supervised.training import train_supervised as train
+        else:
+            from agents.training import train
 
         run = RunFolder(run_dir)
         resume = run.is_run()
@@ -97,8 +104,25 @@ def _train_or_resume(name: str, run_dir: str, config: TrainConfig, hparams: dict
         return Outcome(name, OUTCOME_INTERRUPTED, 0, time.perf_counter() - start)
     except Exception as error:  # any error fails this run only: it is recorded and the sweep goes on
         return Outcome(name, OUTCOME_FAILED, 0, time.perf_counter() - start, one_line(error))
-    status = OUTCOME_INTERRUPTED if result.interrupted else OUTCOME_DONE
-    return Outcome(name, status, int(result.num_timesteps), time.perf_counter() - start)
+    if result.interrupted:
+        return Outcome(name, OUTCOME_INTERRUPTED, int(result.num_timesteps), time.perf_counter() - start)
+    note = _measure_ablation(RunFolder(run_dir))
+    return Outcome(name, OUTCOME_DONE, int(result.num_timesteps), time.perf_counter() - start, note)
+
+
+def _measure_ablation(run: RunFolder) -> str:
+    """Measure the finished run's mirror-ablation effect for the report, while torch is loaded;
+    "" when done or not measurable (no probe set), else the error: the run stays done, and
+    ``sweep.py report`` tries again."""
+    from evaluation.ablation_effect import ensure_ablation, measurable
+
+    if not measurable(run):
+        return ""
+    try:
+        ensure_ablation(run)
+    except (RunError, KeyboardInterrupt) as error:
+        return f"no ablation effect: {one_line(error)}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -107,7 +131,7 @@ class Job:
 
     name: str
     run_dir: Path
-    config: TrainConfig
+    config: TrainConfig | SupervisedConfig
     hparams: dict[str, Any]
 
     def args(self) -> tuple[str, str, str, dict[str, Any]]:
@@ -303,6 +327,7 @@ def outcome_line(folder: SweepFolder, outcome: Outcome) -> str:
     if outcome.status == OUTCOME_INTERRUPTED:
         return f"{outcome.name}: interrupted (checkpoint saved; rerun the same command to resume)"
     text = f"{outcome.name}: done, {outcome.steps:,} steps in {outcome.wall_s:.0f} s"
+    text += f" ({outcome.message})" if outcome.message else ""
     run = folder.run(outcome.name)
     if run.cmni_csv.is_file():
         rows = read_cmni_csv(run.cmni_csv).rows

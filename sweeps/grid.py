@@ -11,7 +11,10 @@ library (the runs themselves happen in :mod:`sweeps.execute`). Layout::
         results.csv, summary.md, figures/   written by ``sweep.py report`` (sweeps.report)
 
 A *factor* is a :class:`~experiment.config.TrainConfig` key, or an env key (``veil``,
-``dependency``...), with one or more *levels*. A run's folder is named from the factors with
+``dependency``...), with one or more *levels*. ``method`` is a factor too (``ppo``, the
+default, or ``supervised``); with it, the keys of a
+:class:`~supervised.config.SupervisedConfig` (``dropout``, ``epochs``...) are factors, each
+applied to the runs of the method that has it. A run's folder is named from the factors with
 more than one level, then the seed: ``coupling=0.5_net_arch=17-17_seed=1``.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -27,9 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from experiment.atomic import atomic_write_text
-from experiment.config import TrainConfig
+from experiment.config import METHOD_KEY, TrainConfig
 from experiment.run_folder import FINAL_MODEL, RunError, RunFolder, folder_lock, one_line
 from frogtoad_env.config import EnvConfig
+from supervised.config import CONFIG_CLASSES, SupervisedConfig
 
 GRID_FILE = "grid.json"
 SWEEP_LOCK_FILE = ".sweep.lock"
@@ -40,6 +45,8 @@ SEED = "seed"
 #: null, final probe): the basis of ``--dry-run``'s time estimate
 STEPS_PER_SECOND = 35_000
 RUN_OVERHEAD_S = 15.0
+#: seconds per Adam step of a supervised run (the 2 x 17 case net at batch 25, docs/supervised.md)
+SUPERVISED_STEP_S = 0.0025
 
 #: named grids (``sweep.py --preset NAME``), in the form of a TOML grid file.
 #: paper-claims: the abstract's two claims, capacity (first, coupled layer 5 to 64 units)
@@ -58,9 +65,15 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 Level = int | float | str | bool | tuple[int, ...]
 _DEFAULTS_ENV: dict[str, Any] = EnvConfig().to_dict()
-_DEFAULTS: dict[str, Any] = {**TrainConfig().to_dict(), **_DEFAULTS_ENV}
+_DEFAULTS: dict[str, Any] = {**SupervisedConfig().to_dict(), **TrainConfig().to_dict(), **_DEFAULTS_ENV}
+_DEFAULTS[METHOD_KEY] = TrainConfig.METHOD
 del _DEFAULTS["env"]
 _ENV_KEYS = frozenset(f.name for f in fields(EnvConfig))
+#: method -> the factors its runs take
+_METHOD_KEYS: dict[str, frozenset[str]] = {
+    TrainConfig.METHOD: frozenset(f.name for f in fields(TrainConfig) if f.name != "env") | _ENV_KEYS,
+    SupervisedConfig.METHOD: frozenset(f.name for f in fields(SupervisedConfig)),
+}
 #: every key a grid may set
 FACTOR_KEYS: tuple[str, ...] = tuple(_DEFAULTS)
 _UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
@@ -72,7 +85,8 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9.+-]")
 def check_factor(key: str) -> str:
     """``key`` if a grid may vary it, else ValueError listing the factors."""
     if key not in _DEFAULTS:
-        raise ValueError(f"unknown factor {key!r}; factors are TrainConfig and env keys: {', '.join(FACTOR_KEYS)}")
+        raise ValueError(f"unknown factor {key!r}; factors are method, TrainConfig, env and SupervisedConfig keys: "
+                         f"{', '.join(FACTOR_KEYS)}")
     return key
 
 
@@ -123,7 +137,7 @@ class PlannedRun:
 
     name: str
     levels: Mapping[str, Level]
-    config: TrainConfig
+    config: TrainConfig | SupervisedConfig
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,17 @@ class Grid:
             repeated = sorted({t for t in texts if texts.count(t) > 1})
             if repeated:
                 raise ValueError(f"factor {key!r} lists the level {repeated[0]} twice; give each level once")
+        methods = self.factors.get(METHOD_KEY, (TrainConfig.METHOD,))
+        for method in methods:
+            if method not in CONFIG_CLASSES:
+                raise ValueError(f"method must be one of {list(CONFIG_CLASSES)}, got {method!r}")
+        for key, levels in self.factors.items():
+            lacking = [m for m in methods if key not in _METHOD_KEYS[m] | {METHOD_KEY}]
+            if len(lacking) == len(methods):
+                raise ValueError(f"factor {key!r} is not a setting of method {', '.join(lacking)}")
+            if lacking and len(levels) > 1:
+                raise ValueError(f"factor {key!r} varies, but method {lacking[0]} has no {key}; give it one level "
+                                 "(it then applies to the other method's runs) or sweep it in a grid of one method")  # fmt: skip
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> Grid:
@@ -203,18 +228,31 @@ class Grid:
         return runs
 
 
-def config_from_levels(levels: Mapping[str, Level]) -> TrainConfig:
-    """The TrainConfig with ``levels`` set (env keys go to ``env``) and defaults elsewhere."""
-    top = {k: list(v) if isinstance(v, tuple) else v for k, v in levels.items() if k not in _ENV_KEYS}
-    env = {k: v for k, v in levels.items() if k in _ENV_KEYS}
+def config_from_levels(levels: Mapping[str, Level]) -> TrainConfig | SupervisedConfig:
+    """The config of the run's method (``ppo`` unless ``levels`` say otherwise) with the
+    levels of that method's keys set (env keys go to a TrainConfig's ``env``) and defaults elsewhere."""
+    method = str(levels.get(METHOD_KEY, TrainConfig.METHOD))
+    own = {k: list(v) if isinstance(v, tuple) else v for k, v in levels.items() if k in _METHOD_KEYS[method]}
+    if method == SupervisedConfig.METHOD:
+        return SupervisedConfig.from_dict(own)
+    top = {k: v for k, v in own.items() if k not in _ENV_KEYS}
+    env = {k: v for k, v in own.items() if k in _ENV_KEYS}
     return TrainConfig.from_dict({**top, "env": {**_DEFAULTS_ENV, **env}})
 
 
-def estimate_seconds(configs: Sequence[TrainConfig], workers: int) -> float:
-    """Wall seconds for ``configs`` on ``workers`` idle cores (see :data:`STEPS_PER_SECOND`)."""
-    total = sum(c.timesteps / STEPS_PER_SECOND + RUN_OVERHEAD_S for c in configs)
-    longest = max((c.timesteps / STEPS_PER_SECOND + RUN_OVERHEAD_S for c in configs), default=0.0)
-    return max(total / max(workers, 1), longest)
+def run_seconds(config: TrainConfig | SupervisedConfig) -> float:
+    """Wall seconds of one run on an idle core: PPO by :data:`STEPS_PER_SECOND`, a supervised
+    run by :data:`SUPERVISED_STEP_S` for all its epochs (early stopping only shortens it)."""
+    if isinstance(config, SupervisedConfig):
+        train_states = (config.dataset_size - config.test_size) * (1 - config.val_fraction)
+        return config.epochs * math.ceil(train_states / config.batch_size) * SUPERVISED_STEP_S + RUN_OVERHEAD_S
+    return config.timesteps / STEPS_PER_SECOND + RUN_OVERHEAD_S
+
+
+def estimate_seconds(configs: Sequence[TrainConfig | SupervisedConfig], workers: int) -> float:
+    """Wall seconds for ``configs`` on ``workers`` idle cores (see :func:`run_seconds`)."""
+    seconds = [run_seconds(c) for c in configs]
+    return max(sum(seconds) / max(workers, 1), max(seconds, default=0.0))
 
 
 # --------------------------------------------------------------------------- the sweep folder
@@ -243,11 +281,11 @@ class SweepFolder:
         return self.path / FAILED_DIR / f"{name}.txt"
 
     def status(self, name: str) -> str:
-        """:data:`STATUS_DONE` (``final_model.zip`` written), :data:`STATUS_FAILED` (a failure
+        """:data:`STATUS_DONE` (``final_model.zip``, or a supervised run's ``final_model.pt``, written), :data:`STATUS_FAILED` (a failure
         record), :data:`STATUS_PARTIAL` (a ``config.json``: resumed from its checkpoints) or
         :data:`STATUS_NEW`."""
         run = self.run(name)
-        if (run.path / FINAL_MODEL).is_file():
+        if (run.path / FINAL_MODEL).is_file() or run.final_classifier.is_file():
             return STATUS_DONE
         if self.failure_path(name).is_file():
             return STATUS_FAILED
@@ -288,7 +326,7 @@ class SweepFolder:
                            "factors to resume it, or pick another --sweep-dir")  # fmt: skip
         for planned in runs:
             run = self.run(planned.name)
-            if run.is_run() and run.load_config() != planned.config:
+            if run.is_run() and run.load_config(type(planned.config)) != planned.config:
                 raise RunError(f"{run.config_path} differs from the grid's config for {planned.name} "
                                "(was it edited, or did a default change?); pick another --sweep-dir")  # fmt: skip
 

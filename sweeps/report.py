@@ -2,10 +2,17 @@
 tests, verdicts on the paper's claims) and the figures, all from the runs' own files.
 
 Sources, per run: ``cmni.csv`` (every probe: CMNI, its untrained null, excess and z,
-candidates, the training score) and the TensorBoard events for the help rates
+candidates, the training score), the TensorBoard events for the help rates
 (``game/help_rate_partner_distressed`` and ``game/help_rate_partner_ok``: the mean over the
-last training episodes, stochastic policy, as logged at the end of training). Nothing is
-replayed, so the report needs no torch and takes seconds.
+last training episodes, stochastic policy, as logged at the end of training) and the
+cached mirror-ablation effect (:mod:`evaluation.ablation_effect`, written by the sweep's
+worker when a run finishes). Per distinct env config, the signal complexity S
+(:func:`frogtoad_env.complexity.signal_complexity`, torch-free, about a second).
+
+Nothing is replayed, so the report needs no torch and takes seconds, except where a finished
+run lacks its ablation effect (a sweep from before the effect existed, or a worker that
+failed to measure it): :func:`write_report` measures it first (``backfill``, 5-15 CPU
+seconds per run, torch loaded then) unless told not to.
 """
 
 from __future__ import annotations
@@ -15,15 +22,19 @@ import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 
+from evaluation.ablation_effect import ABLATION_COLUMNS, ensure_ablation, measurable, read_ablation
 from experiment.atomic import atomic_write_text
 from experiment.run_folder import RunError, RunFolder, read_cmni_csv
+from frogtoad_env.complexity import signal_complexity
+from frogtoad_env.config import EnvConfig
 from sweeps.grid import SEED, STATUS_DONE, Grid, Level, SweepFolder, level_number, level_text
 from sweeps.stats import (
     ALPHA,
+    NOT_TESTED,
     EffectTest,
     Verdict,
     direction_verdict,
@@ -36,6 +47,7 @@ from sweeps.stats import (
 RESULTS_CSV = "results.csv"
 SUMMARY_MD = "summary.md"
 FIGURE_DIR = "figures"
+SIGNAL_COMPLEXITY = "signal_complexity"
 HELP_TAGS = {"help_rate_distressed": "game/help_rate_partner_distressed", "help_rate_ok": "game/help_rate_partner_ok"}
 #: results.csv columns after the factors: (column, meaning)
 RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -55,12 +67,17 @@ RESULT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("help_rate_distressed", "helps per step with the partner in distress (TensorBoard, last value)"),
     ("help_rate_ok", "helps per step with the partner not in distress"),
     ("help_ratio", "help_rate_distressed / help_rate_ok"),
+    *ABLATION_COLUMNS,
+    (SIGNAL_COMPLEXITY, "S in bits: the scripted policy's action entropy in the run's game (frogtoad_env.complexity)"),
     ("error", "the failure, one line"),
 )
 #: the metrics summarised per level: (results.csv column, label)
 SUMMARY_METRICS: tuple[tuple[str, str], ...] = (
     ("excess_cmni", "excess CMNI"), ("final_cmni", "raw CMNI"), ("final_score", "score"), ("help_ratio", "help ratio"),
+    ("ablation_d_help", "Δ help, mirror ablated"), ("ablation_help_percentile", "its control percentile"),
 )  # fmt: skip
+DIGITS = {"excess_cmni": 4, "final_cmni": 4, "final_score": 1, "help_ratio": 2, "ablation_d_help": 4,
+          "ablation_help_percentile": 0}  # fmt: skip
 #: claim -> factor it is about (the direction claims; capacity and the early peak are special)
 DIRECTION_CLAIMS = {
     "coupling raises shared representations": "coupling",
@@ -68,7 +85,10 @@ DIRECTION_CLAIMS = {
     "the veil raises them": "veil",
 }
 CAPACITY_CLAIM, CAPACITY_FACTOR = "capacity has an interior optimum", "net_arch"
+CAUSAL_FACTOR = "coupling"
 PEAK_CLAIM = "CMNI peaks early, then declines"
+#: judged on ablation_help_percentile, which falls as ablating the mirror units lowers helping more than random units
+CAUSAL_CLAIM = "coupling raises the causal role of mirror units in helping (control percentile of Δ help falls)"
 
 
 def levels_figure(factor: str) -> str:
@@ -125,6 +145,7 @@ def read_run(folder: SweepFolder, name: str, levels: Mapping[str, Level]) -> Run
     result.values.update(read_help_rates(run))
     distressed, ok = result.number("help_rate_distressed"), result.number("help_rate_ok")
     result.values["help_ratio"] = distressed / ok if ok > 0 else math.nan
+    result.values.update(read_ablation(run) or {})
     return result
 
 
@@ -140,11 +161,46 @@ def read_help_rates(run: RunFolder) -> dict[str, float]:
 
 
 def collect(folder: SweepFolder) -> tuple[Grid, list[RunResult]]:
-    """The grid and every planned run's result (RunError if the folder holds no sweep)."""
+    """The grid and every planned run's result, with the signal complexity S of its env
+    config (computed once per distinct config); RunError if the folder holds no sweep."""
+    grid = load_grid(folder)
+    complexity: dict[EnvConfig, float] = {}
+    results = []
+    for run in grid.plan():
+        result = read_run(folder, run.name, run.levels)
+        env = run.config.env
+        if env not in complexity:
+            complexity[env] = signal_complexity(env)
+        result.values[SIGNAL_COMPLEXITY] = complexity[env]
+        results.append(result)
+    return grid, results
+
+
+def load_grid(folder: SweepFolder) -> Grid:
     grid = folder.load_grid()
     if grid is None:
         raise RunError(f"{str(folder.path)!r} is not a sweep folder: it has no grid.json")
-    return grid, [read_run(folder, run.name, run.levels) for run in grid.plan()]
+    return grid
+
+
+def backfill_ablation(folder: SweepFolder, log: Callable[[str], None] = print) -> int:
+    """Measure the ablation effect of every finished run that lacks it
+    (:func:`evaluation.ablation_effect.ensure_ablation`); a run that cannot be measured
+    is logged and keeps an empty column. Returns the runs measured."""
+    runs = [folder.run(r.name) for r in load_grid(folder).plan() if folder.status(r.name) == STATUS_DONE]
+    todo = [run for run in runs if measurable(run) and read_ablation(run) is None]
+    if todo:
+        log(f"measuring the mirror-ablation effect of {len(todo)} finished run(s) that lack it "
+            "(5-15 CPU seconds each; `sweep.py report --no-backfill` skips this)")  # fmt: skip
+    measured = 0
+    for run in todo:
+        try:
+            ensure_ablation(run)
+            measured += 1
+            log(f"  {run.path.name}: ablation effect measured")
+        except RunError as error:
+            log(f"  warning: {error}")
+    return measured
 
 
 def results_csv_text(grid: Grid, results: list[RunResult]) -> str:
@@ -182,7 +238,8 @@ def factor_test(runs: list[RunResult], factor: str, column: str) -> EffectTest:
 
 
 def verdicts(grid: Grid, runs: list[RunResult]) -> list[Verdict]:
-    """The paper's claims, judged on the excess CMNI of the finished runs."""
+    """The paper's claims, judged on the excess CMNI of the finished runs, and the causal
+    claim on the control percentile of the mirror-ablation effect on helping."""
     seeds = len(grid.seeds)
     found: list[Verdict] = []
     if CAPACITY_FACTOR in grid.varying:
@@ -194,7 +251,28 @@ def verdicts(grid: Grid, runs: list[RunResult]) -> list[Verdict]:
         test = factor_test(runs, factor, "excess_cmni") if factor in grid.varying else None
         found.append(direction_verdict(claim, test, seeds))
     found.append(early_peak_verdict(PEAK_CLAIM, [(r.steps, r.cmni) for r in runs], seeds))
+    causal = factor_test(runs, CAUSAL_FACTOR, "ablation_help_percentile") if CAUSAL_FACTOR in grid.varying else None
+    if causal is not None and causal.n == 0:
+        found.append(Verdict(CAUSAL_CLAIM, NOT_TESTED, "no finished run has a mirror-ablation effect (no probe set)"))
+    else:
+        found.append(direction_verdict(CAUSAL_CLAIM, causal, seeds, rises=False))
     return found
+
+
+def _axis_section(
+    title: str, order: list[str], labels: list[str], numbers: list[float | None], runs: list[RunResult]
+) -> list[str]:
+    """A ``## title`` table: per level (``order``; ``labels`` gives each run's) the runs and
+    the mean and 95 % interval of each :data:`SUMMARY_METRICS`, then each metric's effect
+    test (``numbers``: each run's level on a numeric axis, None for none)."""
+    header = "| level | runs | " + " | ".join(label for _, label in SUMMARY_METRICS) + " |"
+    lines = ["", f"## {title}", "", header, "| --- | --- |" + " --- |" * len(SUMMARY_METRICS)]
+    for level in order:
+        at = [r for r, label in zip(runs, labels) if label == level]
+        cells = [_interval([r.number(c) for r in at], DIGITS[c]) for c, _ in SUMMARY_METRICS]
+        lines.append(f"| {level} | {len(at)} | " + " | ".join(cells) + " |")
+    tests = [(label, effect_test(labels, numbers, [r.number(c) for r in runs])) for c, label in SUMMARY_METRICS]
+    return lines + [""] + [f"- {label}: {test.text()}" for label, test in tests]
 
 
 def _interval(values: list[float], digits: int) -> str:
@@ -212,6 +290,8 @@ def summary_markdown(folder: SweepFolder, grid: Grid, results: list[RunResult]) 
     runs = done_runs(results)
     status = [r.values["status"] for r in results]
     fixed = ", ".join(f"{k} = {level_text(v[0])}" for k, v in grid.factors.items() if len(v) == 1 and k != SEED)
+    s_values = sorted({v for r in results if math.isfinite(v := r.number(SIGNAL_COMPLEXITY))})
+    s_text = f"{s_values[0]:.3f} in every run" if len(s_values) == 1 else f"{len(s_values)} values, a section below"
     lines = [
         f"# Sweep {folder.path.name}",
         "",
@@ -222,23 +302,23 @@ def summary_markdown(folder: SweepFolder, grid: Grid, results: list[RunResult]) 
         "(pooled over the other factors' levels). Tests are two-sided at "
         f"alpha = {ALPHA}; excess CMNI = CMNI - mean CMNI of untrained networks of the same architecture.",
         "",
-        "## Verdicts on the paper's claims (excess CMNI)",
+        f"S = signal complexity of the game (bits; docs/environment.md): {s_text}.",
+        "",
+        "## Verdicts on the paper's claims (excess CMNI; the causal claim: mirror-ablation effect on helping)",
         "",
         "| claim | verdict | numbers |",
         "| --- | --- | --- |",
         *(f"| {v.claim} | {v.verdict} | {v.numbers} |" for v in verdicts(grid, runs)),
     ]
-    digits = {"excess_cmni": 4, "final_cmni": 4, "final_score": 1, "help_ratio": 2}
     for factor in grid.varying:
-        header = "| level | runs | " + " | ".join(label for _, label in SUMMARY_METRICS) + " |"
-        lines += ["", f"## {factor}", "", header,
-                  "| --- | --- |" + " --- |" * len(SUMMARY_METRICS)]  # fmt: skip
-        for level in grid.factors[factor]:
-            at = [r for r in runs if r.levels[factor] == level]
-            cells = [_interval([r.number(c) for r in at], digits[c]) for c, _ in SUMMARY_METRICS]
-            lines.append(f"| {level_text(level)} | {len(at)} | " + " | ".join(cells) + " |")
-        lines += [""] + [f"- {label}: {factor_test(runs, factor, c).text()}" for c, label in SUMMARY_METRICS]
+        order, labels = [level_text(v) for v in grid.factors[factor]], [level_text(r.levels[factor]) for r in runs]
+        lines += _axis_section(factor, order, labels, [level_number(r.levels[factor]) for r in runs], runs)
         lines += ["", f"![levels]({levels_figure(factor)})", f"![CMNI over training]({curves_figure(factor)})"]
+    complexity = [r.number(SIGNAL_COMPLEXITY) for r in runs]
+    if len({round(v, 3) for v in complexity if math.isfinite(v)}) > 1:
+        order = [f"{v:.3f}" for v in sorted({v for v in complexity if math.isfinite(v)})]
+        title = "signal complexity S (bits): the runs grouped by their game's S"
+        lines += _axis_section(title, list(dict.fromkeys(order)), [f"{v:.3f}" for v in complexity], complexity, runs)
     if grid.varying:
         lines += ["", "## Score vs excess CMNI", "", f"![trade-off]({TRADEOFF_FIGURE})"]
     failed = [r for r in results if r.values["status"] == "failed"]
@@ -247,10 +327,14 @@ def summary_markdown(folder: SweepFolder, grid: Grid, results: list[RunResult]) 
     return "\n".join(lines) + "\n"
 
 
-def write_report(folder: SweepFolder) -> list[Path]:
-    """Write ``results.csv``, ``summary.md`` and the figures; returns the paths written."""
+def write_report(folder: SweepFolder, backfill: bool = True, log: Callable[[str], None] = print) -> list[Path]:
+    """Write ``results.csv``, ``summary.md`` and the figures; returns the paths written.
+    With ``backfill``, first measure the ablation effect of finished runs that lack it
+    (:func:`backfill_ablation`; progress through ``log``)."""
     from sweeps.figures import write_figures
 
+    if backfill:
+        backfill_ablation(folder, log)
     grid, results = collect(folder)
     written = [
         atomic_write_text(folder.path / RESULTS_CSV, results_csv_text(grid, results), fsync=False),

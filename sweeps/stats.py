@@ -109,16 +109,18 @@ class Verdict:
     numbers: str
 
 
-def direction_verdict(claim: str, test: EffectTest | None, seeds: int) -> Verdict:
-    """A claim that the metric rises with the factor: supported when the effect is positive
-    and significant, not supported when it is significantly negative, else inconclusive."""
+def direction_verdict(claim: str, test: EffectTest | None, seeds: int, rises: bool = True) -> Verdict:
+    """A claim that the metric rises with the factor (falls, with ``rises=False``):
+    supported when the effect has that sign and is significant, not supported when it is
+    significant with the other sign, else inconclusive."""
     if test is None:
         return Verdict(claim, NOT_TESTED, "the factor does not vary in this sweep")
     if not math.isfinite(test.p_value):
         return Verdict(claim, _inconclusive(seeds), test.text())
-    if test.significant and test.effect > 0:
+    sign = 1.0 if rises else -1.0
+    if test.significant and sign * test.effect > 0:
         return Verdict(claim, SUPPORTED, test.text())
-    if test.significant and test.effect < 0:
+    if test.significant and sign * test.effect < 0:
         return Verdict(claim, NOT_SUPPORTED, f"the opposite: {test.text()}")
     return Verdict(claim, _inconclusive(seeds), test.text())
 

@@ -18,13 +18,15 @@ ALLOWED_IMPORTS: dict[str, set[str]] = {
     "experiment": {"frogtoad_env"},
     "cmni": {"frogtoad_env", "experiment"},
     "agents": {"frogtoad_env", "experiment", "cmni"},
-    # a supervised run's report loads its classifier and test split; supervised.training for its file names
-    # (until they move to experiment.run_folder) and the untrained null, never to train
+    # a supervised run's report loads its classifier and test split; supervised.training for the classifier's
+    # constructor and the untrained null, never to train
     "evaluation": {"frogtoad_env", "experiment", "cmni", "agents.checkpoints", "supervised.config", "supervised.dataset",
                    "supervised.classifier", "supervised.training"},
     "supervised": {"frogtoad_env", "experiment", "cmni", "agents.coupled"},
-    # a sweep trains runs (agents.training, in its worker processes) and summarises them
-    "sweeps": {"frogtoad_env", "experiment", "agents.training", "evaluation.statistics"},
+    # a sweep trains runs (agents.training or supervised.training, in its worker processes), measures each
+    # run's mirror-ablation effect (evaluation.ablation_effect, torch only while measuring) and summarises them
+    "sweeps": {"frogtoad_env", "experiment", "agents.training", "supervised.config", "supervised.training",
+               "evaluation.statistics", "evaluation.ablation_effect"},
 }
 
 

@@ -19,11 +19,11 @@ import torch
 
 import evaluate
 from evaluation.episodes import play_episodes
-from evaluation.methods import PPO, SUPERVISED, run_method
 from evaluation.partners import ObservationPolicy
-from experiment.run_folder import EvalFiles
+from experiment.config import TrainConfig
+from experiment.run_folder import EvalFiles, ResolvedRun, RunError, resolve_run
 from frogtoad_env.observations import paper_layout
-from supervised.config import SupervisedConfig
+from supervised.config import CONFIG_CLASSES, SupervisedConfig
 from supervised.training import train_supervised
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,11 +73,37 @@ def forward(w: dict[str, np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.nda
     return h0, h1 @ w["head.weight"].T + w["head.bias"]
 
 
-def test_the_run_is_told_apart_from_a_ppo_run_by_its_config(run_dir: Path, tmp_path: Path) -> None:
-    assert run_method(run_dir) == SUPERVISED
-    assert run_method(run_dir / "checkpoints" / "epoch_0002.pt") == SUPERVISED
-    (tmp_path / "config.json").write_text('{"coupling": 0.5, "timesteps": 1000}')
-    assert run_method(tmp_path) == PPO
+def resolve(path: Path, checkpoint: str | None = None) -> ResolvedRun:
+    """What evaluate.py resolves: a run of either method."""
+    return resolve_run(path, checkpoint, CONFIG_CLASSES)
+
+
+def test_the_run_and_its_models_resolve_as_a_supervised_run(run_dir: Path, tmp_path: Path) -> None:
+    final = resolve(run_dir)
+    assert final.method == "supervised" and final.config == TINY
+    assert final.model_path == run_dir / "final_model.pt" and final.checkpoint_epoch is None
+    assert final.default_eval_dir == run_dir / "eval"
+    assert [e for e, _ in final.checkpoints] == [1, 2, 3]
+    epoch2 = resolve(run_dir / "checkpoints" / "epoch_0002.pt")
+    assert epoch2.run is not None and epoch2.run.path == run_dir.resolve() and epoch2.config == TINY
+    assert epoch2.checkpoint_epoch == 2 and epoch2.default_eval_dir == run_dir.resolve() / "eval" / "epoch_0002"
+    assert resolve(run_dir, "1").model_path == run_dir / "checkpoints" / "epoch_0001.pt"
+
+
+def test_a_path_that_is_no_supervised_model_is_a_one_line_run_error(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(RunError, match="is a supervised run; only ppo runs are read here"):
+        resolve_run(run_dir)  # the PPO-only default, as benchmarks/learning.py uses it
+    (tmp_path / "model.pt").write_bytes((run_dir / "final_model.pt").read_bytes())
+    with pytest.raises(RunError, match="in no run folder"):
+        resolve(tmp_path / "model.pt")
+    ppo = tmp_path / "ppo"
+    ppo.mkdir()
+    (ppo / "config.json").write_text(json.dumps(TrainConfig().to_dict()))  # names no method: a PPO run
+    (ppo / "final_model.zip").write_bytes(b"x")
+    (ppo / "final_model.pt").write_bytes(b"x")
+    assert resolve(ppo).method == "ppo" and resolve(ppo).model_path.name == "final_model.zip"
+    with pytest.raises(RunError, match="final_model.pt is no model of .*, a ppo run"):
+        resolve(ppo / "final_model.pt")
 
 
 def test_the_report_has_the_classifier_sections_and_files(report: tuple[Path, dict]) -> None:
@@ -155,9 +181,9 @@ def test_the_classifier_plays_both_seats_with_its_hidden_own_status(run_dir: Pat
 def test_the_player_zeroes_its_own_status_as_the_training_data_did(run_dir: Path) -> None:
     """A distressed player's own-status number (9 where the env shows distress) is hidden
     from the classifier, as in its training states; the raw number would change its choices."""
-    from evaluation.classifier import ClassifierActor, load_classifier, resolve_supervised_run
+    from evaluation.classifier import ClassifierActor, load_classifier
 
-    resolved = resolve_supervised_run(run_dir)
+    resolved = resolve(run_dir)
     x, _, _ = load_test_split(run_dir)
     own_status = paper_layout(TINY.width)["own_status"]
     shown = x.copy()
@@ -170,10 +196,10 @@ def test_the_player_zeroes_its_own_status_as_the_training_data_did(run_dir: Path
 
 
 def test_circuits_read_the_weights_from_each_hidden_layer_to_the_next_and_to_the_logits(run_dir: Path) -> None:
-    from evaluation.classifier import load_classifier, resolve_supervised_run, weight_chain
+    from evaluation.classifier import load_classifier, weight_chain
 
     w = weights(run_dir)
-    names, chain = weight_chain(load_classifier(resolve_supervised_run(run_dir), w["body.0.weight"].shape[1]))
+    names, chain = weight_chain(load_classifier(resolve(run_dir), w["body.0.weight"].shape[1]))
     assert names == ["hidden.0", "hidden.1"]
     np.testing.assert_array_equal(chain[0], w["body.3.weight"])
     np.testing.assert_array_equal(chain[1], w["head.weight"])
@@ -201,3 +227,20 @@ def test_a_missing_epoch_exits_1_listing_the_saved_ones(run_dir: Path, capsys: p
     assert evaluate.main([str(run_dir), "--checkpoint", "9", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "no checkpoint at epoch 9" in err and "(epochs: 1, 2, 3)" in err
+
+
+def test_an_egocentric_run_is_evaluated_with_its_coupled_first_layer(tmp_path: Path) -> None:
+    """The report rebuilds the coupled layer the run trained (named ``coupled``, as in the
+    PPO agents): the saved weights load, and the test accuracy is the one training saved."""
+    config = SupervisedConfig(**{**TINY.to_dict(), "net_arch": (8, 5), "epochs": 2, "obs_mode": "egocentric",
+                                 "coupling": 0.25, "width": 16})  # fmt: skip
+    run = tmp_path / "ego"
+    train_supervised(config, run, progress_bar=False)
+    out = tmp_path / "report"
+    assert evaluate.main([str(run), "--episodes", "2", "--permutations", "5", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / EvalFiles.METRICS_JSON).read_text())
+    assert metrics["run"]["train_config"]["coupling"] == 0.25
+    assert [len(metrics["neuron_table"][layer]) for layer in ("coupled", "hidden.1")] == [8, 5]
+    assert metrics["classifier"]["test_accuracy"] == json.loads((run / "result.json").read_text())["test_accuracy"]
+    assert (out / EvalFiles.neurons_png("coupled")).is_file()
+

@@ -143,4 +143,4 @@ def test_config_survives_json() -> None:
     config = dataclasses.replace(TINY, net_arch=(5, 7, 3), activation="tanh")
     assert SupervisedConfig.from_json(config.to_json()) == config
     with pytest.raises(ValueError, match="unknown config key"):
-        SupervisedConfig.from_dict({**config.to_dict(), "coupling": 0.5})
+        SupervisedConfig.from_dict({**config.to_dict(), "n_games": 64})

@@ -11,20 +11,16 @@ import pytest
 import torch
 
 from cmni.metric import compute_cmni
-from experiment.run_folder import RunError
+from experiment.run_folder import DATASET_FILE, FINAL_MODEL_FILE, RESULT_FILE, RunError, RunFolder
 from supervised import training
 from supervised.classifier import evaluate, make_classifier
 from supervised.config import SupervisedConfig
 from supervised.dataset import LabelledDataset
-from supervised.training import (
-    DATASET_FILE,
-    FINAL_MODEL_FILE,
-    RESULT_FILE,
-    SupervisedResult,
-    checkpoint_path,
-    epoch_columns,
-    train_supervised,
-)
+from supervised.training import SupervisedResult, epoch_columns, train_supervised
+
+def checkpoint_path(run_dir: Path, epoch: int) -> Path:
+    return RunFolder(run_dir).epoch_checkpoint_path(epoch)
+
 
 TINY = SupervisedConfig(
     net_arch=(8,), dropout=0.1, batch_size=20, learning_rate=2e-2, epochs=3, patience=10,
@@ -65,6 +61,11 @@ def test_evaluation_reads_the_networks_own_forward_pass_and_counts_true_rows_by_
         expected = model(x)
     assert torch.allclose(torch.from_numpy(result.logits), expected)
     assert list(result.layers) == ["hidden.0", "hidden.1"] and result.layers["hidden.1"].shape == (300, 4)
+    weights = model.state_dict()  # each hidden layer is tanh(W h + b) of the one before, dropout off
+    first = torch.tanh(x @ weights["body.0.weight"].T + weights["body.0.bias"])
+    second = torch.tanh(first @ weights["body.3.weight"].T + weights["body.3.bias"])
+    assert torch.allclose(torch.from_numpy(result.layers["hidden.0"]).float(), first, atol=1e-6)
+    assert torch.allclose(torch.from_numpy(result.layers["hidden.1"]).float(), second, atol=1e-6)
     predicted = expected.argmax(dim=1)
     for true in range(4):
         for guess in range(4):

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 import sweep as sweep_cli
-from experiment.run_folder import RunError
+from evaluation.ablation_effect import ABLATION_COLUMNS
+from experiment.run_folder import RunError, read_cmni_csv
 from sweeps.grid import GRID_FILE, Grid, SweepFolder
 from sweeps.report import RESULTS_CSV, SUMMARY_MD
 
@@ -144,7 +145,9 @@ def check_tensorboard(tb_dir: Path) -> None:
     assert last["cmni/null_untrained_high"] == pytest.approx(mean + 2 * sd, rel=1e-5)
 
 
-def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(tmp_path: Path) -> None:
+def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("the failing run asks for CUDA, which this machine has")
@@ -159,6 +162,7 @@ def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(tmp
         "--no-progress",
     ]
     assert sweep_cli.main(command) == 1  # one run failed
+    assert "measuring the mirror-ablation effect" not in capsys.readouterr().out  # the worker did, not the report
     folder = SweepFolder(tmp_path / "sweep")
     assert folder.status("device=cpu_seed=0") == "done" and folder.status("device=cuda_seed=0") == "failed"
     assert "cuda" in folder.failure("device=cuda_seed=0") and "\n" not in folder.failure("device=cuda_seed=0").strip()
@@ -186,3 +190,16 @@ def test_a_failed_run_is_recorded_the_others_finish_and_a_killed_run_resumes(tmp
     assert sweep_cli.main(command) == 1
     assert {p: p.stat().st_mtime_ns for p in run.path.rglob("*") if p.is_file()} == before
     assert json.loads(folder.grid_path.read_text())["factors"]["device"] == ["cpu", "cuda"]
+
+    # the worker measured the finished run's mirror-ablation effect; the report measures it where it is missing
+    effect = [column for column, _ in ABLATION_COLUMNS]
+    measured = read_results(folder.path)["device=cpu_seed=0"]
+    assert float(measured["ablation_units"]) == read_cmni_csv(run.cmni_csv).rows[-1]["candidates"] > 0
+    assert measured["ablation_d_help"] != "" and measured["ablation_help_percentile"] != ""
+    assert read_results(folder.path)["device=cuda_seed=0"]["ablation_units"] == ""  # a failed run has none
+    run.ablation_effect_path.unlink()
+    assert sweep_cli.main(["report", str(folder.path), "--no-backfill"]) == 0
+    assert {read_results(folder.path)["device=cpu_seed=0"][c] for c in effect} == {""}
+    assert sweep_cli.main(["report", str(folder.path)]) == 0
+    again = read_results(folder.path)["device=cpu_seed=0"]
+    assert {c: again[c] for c in effect} == {c: measured[c] for c in effect}  # the same seeded games

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +16,19 @@ import pytest
 from scipy import stats
 
 import sweep as sweep_cli
+from evaluation.ablation_effect import SETTING, write_ablation
 from experiment.run_folder import RunFolder, cmni_csv_columns, cmni_csv_row, write_cmni_csv
+from frogtoad_env.complexity import scripted_action_counts
 from sweeps.grid import Grid, SweepFolder
-from sweeps.report import RESULTS_CSV, SUMMARY_MD, TRADEOFF_FIGURE, curves_figure, levels_figure
+from sweeps.report import (
+    RESULTS_CSV,
+    SUMMARY_MD,
+    TRADEOFF_FIGURE,
+    backfill_ablation,
+    collect,
+    curves_figure,
+    levels_figure,
+)
 from sweeps.stats import (
     INCONCLUSIVE,
     NOT_SUPPORTED,
@@ -26,6 +39,7 @@ from sweeps.stats import (
     interior_optimum_verdict,
 )  # fmt: skip
 
+ROOT = Path(__file__).resolve().parents[1]
 T_975 = {2: 4.302652729911275, 3: 3.182446305284263}  # Student's t, 0.975 quantile, by degrees of freedom
 NULL_MEAN, NULL_SD = 0.02, 0.005
 #: run name -> (CMNI at steps 100, 200, 300, 400; score at each probe)
@@ -39,6 +53,15 @@ CURVES = {
 }
 SCORE_STEPS = (0.0, 3.0, 1.0, 2.0)  # score at each probe = the run's score + this: peak at the second probe
 HELP = (0.08, 0.01)  # help rate with the partner distressed / not, logged for coupling=1_seed=0
+#: run name -> (Δ help with the partner distressed, its control percentile) of the cached mirror-ablation
+#: effect; coupling=0_seed=2 has no probe set (a --no-probe run): no effect, an empty cell
+ABLATION = {
+    "coupling=0_seed=0": (-0.001, 60.0),
+    "coupling=0_seed=1": (0.0, 50.0),
+    "coupling=1_seed=0": (-0.02, 10.0),
+    "coupling=1_seed=1": (-0.03, 5.0),
+    "coupling=1_seed=2": (-0.025, 15.0),
+}
 
 
 def write_run(run: RunFolder, config: object, cmni: list[float], score: float) -> None:
@@ -67,7 +90,15 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.path.mkdir()
     folder.save_grid(grid)
     for planned in grid.plan():
-        write_run(folder.run(planned.name), planned.config, *CURVES[planned.name])
+        run = folder.run(planned.name)
+        write_run(run, planned.config, *CURVES[planned.name])
+        if planned.name in ABLATION:
+            d_help, percentile = ABLATION[planned.name]
+            run.probe_set_path.write_bytes(b"a probe set")
+            values = {"ablation_units": 7.0, "ablation_help_intact": 0.04, "ablation_d_help": d_help,
+                      "ablation_d_help_random": -0.001, "ablation_help_percentile": percentile,
+                      "ablation_d_score": -5.0}  # fmt: skip
+            write_ablation(run, values, SETTING, cpu_s=1.0)
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(folder.run("coupling=1_seed=0").tb_dir))
@@ -156,3 +187,75 @@ def test_early_peak_verdict() -> None:
     assert early_peak_verdict("p", declining, 6).verdict == SUPPORTED
     rising = [(steps, steps * (1 + 0.1 * k)) for k in range(6)]
     assert early_peak_verdict("p", rising, 6).verdict == NOT_SUPPORTED
+
+
+def test_results_carry_the_cached_ablation_effect_and_the_games_signal_complexity(sweep_dir: Path) -> None:
+    rows = results(sweep_dir)
+    assert float(rows["coupling=1_seed=1"]["ablation_d_help"]) == -0.03
+    assert float(rows["coupling=1_seed=1"]["ablation_help_percentile"]) == 5.0
+    assert rows["coupling=1_seed=1"]["ablation_units"] == "7"
+    assert rows["coupling=0_seed=2"]["ablation_d_help"] == ""  # nothing to measure: unknown, not zero
+    counts = scripted_action_counts(Grid.from_values({"coupling": [0], "seed": [0]}).plan()[0].config.env)
+    p = counts / counts.sum()
+    expected = -sum(x * math.log2(x) for x in p if x > 0)  # the action entropy in bits, by hand
+    assert [float(r["signal_complexity"]) for r in rows.values()] == pytest.approx([expected] * 6, abs=5e-6)
+
+
+def test_summary_gives_the_ablation_effect_per_level_and_the_causal_verdict(sweep_dir: Path) -> None:
+    def cell(values: list[float], t: float, digits: int) -> str:
+        mean = sum(values) / len(values)
+        half = t * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+        return f"{mean:.{digits}f} [{mean - half:.{digits}f}, {mean + half:.{digits}f}]"
+
+    t_1 = 12.706204736174707  # Student's t, 0.975 quantile, 1 degree of freedom
+    lines = (sweep_dir / SUMMARY_MD).read_text().splitlines()
+    high = [ABLATION[f"coupling=1_seed={s}"] for s in range(3)]
+    low = [ABLATION[f"coupling=0_seed={s}"] for s in range(2)]  # seed 2 has no effect: left out, not a zero
+    row_1 = next(line for line in lines if line.startswith("| 1 | 3 |"))
+    assert row_1.endswith(f"| {cell([d for d, _ in high], T_975[2], 4)} | {cell([p for _, p in high], T_975[2], 0)} |")
+    row_0 = next(line for line in lines if line.startswith("| 0 | 3 |"))
+    assert row_0.endswith(f"| {cell([d for d, _ in low], t_1, 4)} | {cell([p for _, p in low], t_1, 0)} |")
+    verdict = next(line for line in lines if "causal role of mirror units in helping" in line)
+    assert "| supported |" in verdict and "n = 5" in verdict  # the percentile falls with coupling: 55 -> 10
+    assert "S = signal complexity of the game (bits; docs/environment.md): " in "\n".join(lines)
+
+
+def test_the_signal_complexity_is_computed_once_per_distinct_game(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sweeps.report as report
+
+    calls: list[object] = []
+    real = report.signal_complexity
+    monkeypatch.setattr(report, "signal_complexity", lambda env: calls.append(env) or real(env))
+    folder = SweepFolder(tmp_path / "sweep")
+    grid = Grid.from_values({"rough_rate_max": [0.0, 0.2], "coupling": [0, 1], "seed": [0, 1], "timesteps": 400})
+    folder.path.mkdir()
+    folder.save_grid(grid)
+    for k, planned in enumerate(grid.plan()):
+        write_run(folder.run(planned.name), planned.config, [0.03 + 0.01 * k] * 4, 400.0 + k)
+    _, found = collect(folder)
+    assert len(found) == 8 and len(calls) == 2  # two games, eight runs
+    by_game = {r.levels["rough_rate_max"]: r.values["signal_complexity"] for r in found}
+    assert by_game[0.0] == 0.0 and by_game[0.2] > 0  # no rough ground: the scripted rule only hops
+    assert sweep_cli.main(["report", str(folder.path)]) == 0
+    text = (folder.path / SUMMARY_MD).read_text()
+    assert "## signal complexity S (bits)" in text and f"| {by_game[0.2]:.3f} | 4 |" in text and "| 0.000 | 4 |" in text
+
+
+def test_a_report_with_every_effect_cached_loads_no_torch(sweep_dir: Path) -> None:
+    code = f"import sys, sweep; assert sweep.main(['report', {str(sweep_dir)!r}]) == 0; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == "False"
+
+
+def test_a_run_whose_effect_cannot_be_measured_is_named_and_keeps_empty_cells(sweep_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(sweep_dir, copy)
+    broken = SweepFolder(copy).run("coupling=0_seed=2")
+    broken.probe_set_path.write_bytes(b"a probe set")  # measurable now, but its final_model.zip is no model
+    said: list[str] = []
+    assert backfill_ablation(SweepFolder(copy), said.append) == 0
+    assert any("warning" in line and "coupling=0_seed=2" in line for line in said)
+    assert not broken.ablation_effect_path.exists()

@@ -78,6 +78,7 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("--n-envs", "0"),
         ("--max-steps", "1.5"),
         ("--checkpoint-every", "-1"),
+        ("--ent-coef", "-0.01"),
     ],
 )
 def test_bad_flag_exits_2_naming_value(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,8 +113,8 @@ def test_flags_reach_config() -> None:
 
 
 def test_ppo_flags_reach_config() -> None:
-    _, config, _ = train_cli.parse(["--n-steps", "64", "--learning-rate", "5e-4"])
-    assert config is not None and (config.n_steps, config.learning_rate) == (64, 5e-4)
+    _, config, _ = train_cli.parse(["--n-steps", "64", "--learning-rate", "5e-4", "--ent-coef", "0.02"])
+    assert config is not None and (config.n_steps, config.learning_rate, config.ent_coef) == (64, 5e-4, 0.02)
 
 
 def test_config_json_round_trip() -> None:
