@@ -4,7 +4,7 @@
         [--partner self|scripted|random|PATH] [--checkpoint STEP_OR_PATH] [--out DIR]
 
 Parsing and wiring only: the flags become an :class:`evaluation.options.ReportOptions`,
-which validates every value; :func:`experiment.run_folder.resolve_run` finds the model and
+which validates every value; :func:`experiment.resolve.resolve_run` finds the model and
 its run's method. The evaluation lives in :mod:`evaluation.report`, for a supervised
 classifier's run in :mod:`evaluation.classifier` (a PPO-only flag,
 :data:`evaluation.options.PPO_ONLY_OPTIONS`, then exits 2). Writes
@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 
 from cmni.interventions import UnitError, parse_unit_list
 from evaluation.options import ReportOptions
-from experiment.run_folder import ResolvedRun, RunError, resolve_run
+from experiment.resolve import ResolvedRun, resolve_run
+from experiment.run_folder import RunError
 from frogtoad_env.checks import check_int
 from supervised.config import CONFIG_CLASSES, SupervisedConfig
 

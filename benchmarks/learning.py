@@ -39,7 +39,8 @@ from agents.training import train  # noqa: E402
 from evaluation.episodes import play_episodes  # noqa: E402
 from evaluation.partners import ModelPolicy, ObservationPolicy, RandomPolicy, ScriptedPolicy, SeatPolicy  # noqa: E402
 from experiment.config import TrainConfig  # noqa: E402
-from experiment.run_folder import default_run_dir, resolve_run  # noqa: E402
+from experiment.resolve import resolve_run  # noqa: E402
+from experiment.run_folder import default_run_dir  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
 from frogtoad_env.core import HOP  # noqa: E402
 

@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from agents.training import train  # noqa: E402
 from experiment.config import TrainConfig  # noqa: E402
-from experiment.run_folder import RunFolder, read_cmni_csv  # noqa: E402
+from experiment.cmni_csv import read_cmni_csv  # noqa: E402
+from experiment.run_folder import RunFolder  # noqa: E402
 from frogtoad_env.behaviour import episode_means  # noqa: E402
 
 #: points per player per 500-step episode of the scripted policy (benchmarks/scripted_score.py)

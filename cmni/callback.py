@@ -4,7 +4,7 @@ Scheduling and logging only: the probe states come from :mod:`cmni.probe_set`, t
 activations from :mod:`cmni.recorder`, the numbers from :mod:`cmni.metric`,
 :mod:`cmni.stats` and :mod:`cmni.overlap`.
 
-Files (names and ``cmni.csv`` columns: :mod:`experiment.run_folder`): the probe set,
+Files (names: :mod:`experiment.run_folder`; ``cmni.csv`` columns: :mod:`experiment.cmni_csv`): the probe set,
 built on the first training start and loaded on a resume (then it must match the run's
 env config); one ``cmni.csv`` row and one statistics ``.npz`` per probe; the untrained
 network's statistics once per run.
@@ -42,7 +42,8 @@ from stable_baselines3.common.save_util import load_from_zip_file
 from threadpoolctl import threadpool_limits
 
 from experiment.atomic import atomic_savez
-from experiment.run_folder import NULL_PERMUTATION_KEY, RunFolder, cmni_csv_columns, read_cmni_csv, write_cmni_csv
+from experiment.cmni_csv import cmni_csv_columns, read_cmni_csv, write_cmni_csv
+from experiment.run_folder import NULL_PERMUTATION_KEY, RunFolder
 from experiment.tensorboard import band_records, write_layout
 from frogtoad_env.behaviour import episode_means
 from frogtoad_env.checks import check_int

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from experiment.run_folder import cmni_csv_row
+from experiment.cmni_csv import cmni_csv_row
 from frogtoad_env.checks import check_int
 
 from .metric import CMNIResult, compute_cmni
@@ -165,7 +165,7 @@ def csv_row(
     null: UntrainedNull,
     mean_episode_score: float,
 ) -> dict[str, float]:
-    """The ``cmni.csv`` row of one probe (:func:`experiment.run_folder.cmni_csv_row`)."""
+    """The ``cmni.csv`` row of one probe (:func:`experiment.cmni_csv.cmni_csv_row`)."""
     excess, z_untrained = null.excess(r.cmni)
     return cmni_csv_row(
         step, r.cmni, r.per_layer, r.n_candidates, r.per_layer_n_candidates, perm.p_value, perm.z_score,

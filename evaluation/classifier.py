@@ -3,7 +3,7 @@
 :func:`generate_classifier_report` writes the PPO report's files about the evaluated model
 (:func:`evaluation.report.write_model_files`: neurons, candidates, circuits, behaviour,
 replay), ``cmni_over_training.csv``, ``metrics.json`` and ``report.md``, and adds what a
-classifier has (file names in :class:`experiment.run_folder.EvalFiles`):
+classifier has (file names in :class:`experiment.resolve.EvalFiles`):
 
 ================================  ==========================================================
 file                              content
@@ -26,7 +26,7 @@ default, in both seats) and beside the scripted and the random policy on the sam
 games (:func:`evaluation.behaviour.evaluate_behaviour`).
 
 Imports torch (through :mod:`supervised.classifier`); ``evaluate.py`` imports this module
-only once :func:`experiment.run_folder.resolve_run` has found a supervised run.
+only once :func:`experiment.resolve.resolve_run` has found a supervised run.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ import torch
 from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from cmni.neurons import CheckpointCMNI, both_none_ratio, mirror_units
 from cmni.stats import permutation_test
-from experiment.run_folder import EvalFiles, ResolvedRun, RunError, RunFolder, one_line
+from experiment.resolve import EvalFiles, ResolvedRun
+from experiment.run_folder import RunError, RunFolder, one_line
 from frogtoad_env.core import ACTION_NAMES
 from supervised.classifier import MLPClassifier, evaluate, layer_names
 from supervised.config import SupervisedConfig
@@ -157,8 +158,8 @@ def generate_classifier_report(
     log: Callable[[str], None] | None = None,
 ) -> ClassifierReportOutputs:
     """Evaluate the classifier of ``resolved`` (a supervised run, from
-    :func:`experiment.run_folder.resolve_run`) and write every artefact into ``out_dir``
-    (default :attr:`~experiment.run_folder.ResolvedRun.default_eval_dir`).
+    :func:`experiment.resolve.resolve_run`) and write every artefact into ``out_dir``
+    (default :attr:`~experiment.resolve.ResolvedRun.default_eval_dir`).
 
     Raises:
         RunError: the dataset or the classifier cannot be loaded, ``cmni.csv`` cannot be

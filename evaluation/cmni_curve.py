@@ -1,7 +1,7 @@
 """The CMNI over training: read from the run's ``cmni.csv``, or recomputed from its checkpoints.
 
 - :func:`read_curve` reads the ``cmni.csv`` that :class:`cmni.callback.CMNICallback`
-  writes during training (through :func:`experiment.run_folder.read_cmni_csv`, which skips
+  writes during training (through :func:`experiment.cmni_csv.read_cmni_csv`, which skips
   and reports rows it cannot read) and adds the permutation null's band
   (:func:`permutation_band`) from the callback's ``cmni/step_<012d>.npz`` files.
 - :func:`recompute_curve` rebuilds the same curve from saved checkpoints when the file is
@@ -23,13 +23,8 @@ import numpy as np
 from cmni.neurons import analyse_checkpoint
 from cmni.probe import UntrainedNull, csv_row, untrained_null
 from cmni.probe_set import ProbeSet
-from experiment.run_folder import (
-    NULL_PERMUTATION_KEY,
-    RunFolder,
-    cmni_csv_columns,
-    layers_from_cmni_columns,
-    read_cmni_csv,
-)
+from experiment.cmni_csv import cmni_csv_columns, layers_from_cmni_columns, read_cmni_csv
+from experiment.run_folder import NULL_PERMUTATION_KEY, RunFolder
 
 __all__ = [
     "CURVE_COLUMNS",

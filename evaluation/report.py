@@ -2,7 +2,7 @@
 
 :func:`generate_report` runs the whole evaluation (behaviour, CMNI over training, the
 neurons of the model, circuits) and writes into one folder (file names in
-:class:`experiment.run_folder.EvalFiles`):
+:class:`experiment.resolve.EvalFiles`):
 
 =============================  ==============================================================
 file                           content
@@ -48,7 +48,8 @@ from cmni.interventions import KINDS, ProbeStatistics, check_units, target_sets
 from cmni.metric import CMNIResult
 from cmni.neurons import CheckpointCMNI, analyse_checkpoint, candidate_columns, candidate_table, mirror_units, partner_specific_units
 from cmni.probe_set import ProbeSet, build_probe_set
-from experiment.run_folder import EvalFiles, ResolvedRun, RunError, one_line
+from experiment.resolve import EvalFiles, ResolvedRun
+from experiment.run_folder import RunError, one_line
 from frogtoad_env.core import ACTION_NAMES
 
 from .behaviour import BehaviourReport, evaluate_behaviour
@@ -115,8 +116,8 @@ def generate_report(
     """Evaluate ``resolved``'s model and write every artefact into ``out_dir``.
 
     Args:
-        resolved: from :func:`experiment.run_folder.resolve_run`.
-        out_dir: output folder; default :attr:`~experiment.run_folder.ResolvedRun.default_eval_dir`.
+        resolved: from :func:`experiment.resolve.resolve_run`.
+        out_dir: output folder; default :attr:`~experiment.resolve.ResolvedRun.default_eval_dir`.
         options: the settings (defaults: :class:`~evaluation.options.ReportOptions`).
         log: progress messages (e.g. ``print``); silent when None.
 

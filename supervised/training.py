@@ -38,7 +38,8 @@ from cmni.probe import UntrainedNull, csv_row
 from cmni.recorder import RecordedActivations
 from cmni.stats import permutation_test
 from experiment.atomic import atomic_write_bytes, atomic_write_text
-from experiment.run_folder import RunError, RunFolder, cmni_csv_columns, one_line, write_cmni_csv
+from experiment.cmni_csv import cmni_csv_columns, write_cmni_csv
+from experiment.run_folder import RunError, RunFolder, one_line
 from supervised.classifier import Evaluation, MLPClassifier, evaluate, layer_names, make_classifier, train_epoch
 from supervised.config import SupervisedConfig
 from supervised.dataset import DatasetError, LabelledDataset, Split, build_dataset

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from experiment.config import TrainConfig, saved_method
-from experiment.run_folder import RunError, RunFolder, one_line, read_cmni_csv
+from experiment.cmni_csv import read_cmni_csv
+from experiment.run_folder import RunError, RunFolder, one_line
 from supervised.config import CONFIG_CLASSES, SupervisedConfig
 from sweeps.grid import STATUS_DONE, Grid, PlannedRun, SweepFolder
 

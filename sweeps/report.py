@@ -28,7 +28,8 @@ import numpy as np
 
 from evaluation.ablation_effect import ABLATION_COLUMNS, ensure_ablation, measurable, read_ablation
 from experiment.atomic import atomic_write_text
-from experiment.run_folder import RunError, RunFolder, read_cmni_csv
+from experiment.cmni_csv import read_cmni_csv
+from experiment.run_folder import RunError, RunFolder
 from frogtoad_env.complexity import signal_complexity
 from frogtoad_env.config import EnvConfig
 from sweeps.grid import SEED, STATUS_DONE, Grid, Level, SweepFolder, level_number, level_text

@@ -66,8 +66,8 @@ def _loaded_after_import(module: str) -> set[str]:
 
 @pytest.mark.parametrize(
     "module",
-    ["frogtoad_env", "experiment.run_folder", "cmni.metric", "evaluation.statistics", "supervised.dataset",
-     "sweeps.grid", "sweeps.report"],
+    ["frogtoad_env", "experiment.run_folder", "experiment.cmni_csv", "experiment.resolve", "cmni.metric",
+     "evaluation.statistics", "supervised.dataset", "sweeps.grid", "sweeps.report"],
 )
 def test_import_loads_no_network_library(module: str) -> None:
     loaded = _loaded_after_import(module)

@@ -15,7 +15,8 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from agents.training import make_model, make_env, resolve_device, resume, train
 from experiment.config import TrainConfig
-from experiment.run_folder import RunError, RunFolder, read_cmni_csv
+from experiment.cmni_csv import read_cmni_csv
+from experiment.run_folder import RunError, RunFolder
 from frogtoad_env.config import EnvConfig
 
 #: 2 games x 2 slots x 32 steps = 128 agent-steps per rollout, probes every 256

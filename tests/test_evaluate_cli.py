@@ -227,7 +227,7 @@ def test_recomputed_curve_matches_callback(run_dir: Path) -> None:
     from agents.checkpoints import load_ppo
     from cmni.probe_set import ProbeSet
     from evaluation.cmni_curve import read_curve, recompute_curve
-    from experiment.run_folder import resolve_run
+    from experiment.resolve import resolve_run
 
     resolved = resolve_run(run_dir)
     assert resolved.run is not None

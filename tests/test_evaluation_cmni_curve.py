@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from evaluation.cmni_curve import curve_from_rows, null_band, read_curve
-from experiment.run_folder import RunError, RunFolder, cmni_csv_columns, cmni_csv_row, write_cmni_csv
+from experiment.cmni_csv import cmni_csv_columns, cmni_csv_row, write_cmni_csv
+from experiment.run_folder import RunError, RunFolder
 
 # 41 evenly spaced null values 0, 1, ..., 40: with linear interpolation the q-quantile is 40 * q,
 # so the central 95 % band is [1, 39].

@@ -28,7 +28,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from agents.checkpoints import load_ppo
 from experiment.config import TrainConfig
-from experiment.run_folder import RunFolder, read_cmni_csv
+from experiment.cmni_csv import read_cmni_csv
+from experiment.run_folder import RunFolder
 from frogtoad_env.config import EnvConfig
 
 REPO = Path(__file__).resolve().parents[1]

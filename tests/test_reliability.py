@@ -21,7 +21,8 @@ from agents.training import resume, train
 from experiment import atomic
 from experiment.atomic import FILE_MODE
 from experiment.config import TrainConfig
-from experiment.run_folder import RunError, RunFolder, read_cmni_csv, write_cmni_csv
+from experiment.cmni_csv import read_cmni_csv, write_cmni_csv
+from experiment.run_folder import RunError, RunFolder
 from frogtoad_env.config import EnvConfig
 from tests.interrupts import InterruptAt
 

@@ -1,4 +1,4 @@
-"""Resolving what ``evaluate.py`` was given (experiment.run_folder.resolve_run) and where it writes."""
+"""Resolving what ``evaluate.py`` was given (experiment.resolve.resolve_run) and where it writes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from experiment.config import TrainConfig
-from experiment.run_folder import EvalFiles, RunError, resolve_run
+from experiment.resolve import EvalFiles, resolve_run
+from experiment.run_folder import RunError
 from frogtoad_env.config import EnvConfig
 
 

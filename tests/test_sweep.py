@@ -12,7 +12,8 @@ import pytest
 
 import sweep as sweep_cli
 from evaluation.ablation_effect import ABLATION_COLUMNS
-from experiment.run_folder import RunError, read_cmni_csv
+from experiment.cmni_csv import read_cmni_csv
+from experiment.run_folder import RunError
 from sweeps.grid import GRID_FILE, Grid, SweepFolder
 from sweeps.report import RESULTS_CSV, SUMMARY_MD
 

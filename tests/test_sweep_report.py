@@ -17,7 +17,8 @@ from scipy import stats
 
 import sweep as sweep_cli
 from evaluation.ablation_effect import SETTING, write_ablation
-from experiment.run_folder import RunFolder, cmni_csv_columns, cmni_csv_row, write_cmni_csv
+from experiment.cmni_csv import cmni_csv_columns, cmni_csv_row, write_cmni_csv
+from experiment.run_folder import RunFolder
 from frogtoad_env.complexity import scripted_action_counts
 from sweeps.grid import Grid, SweepFolder
 from sweeps.report import (
