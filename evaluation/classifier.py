@@ -3,7 +3,7 @@
 :func:`generate_classifier_report` writes the PPO report's files about the evaluated model
 (:func:`evaluation.report.write_model_files`: neurons, candidates, circuits, behaviour,
 replay), ``cmni_over_training.csv``, ``metrics.json`` and ``report.md``, and adds what a
-classifier has (file names in :class:`experiment.resolve.EvalFiles`):
+classifier has (file names in :class:`experiment.run_folder.EvalFiles`):
 
 ================================  ==========================================================
 file                              content
@@ -43,8 +43,8 @@ import torch
 from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni
 from cmni.neurons import CheckpointCMNI, both_none_ratio, mirror_units
 from cmni.stats import permutation_test
-from experiment.resolve import EvalFiles, ResolvedRun
-from experiment.run_folder import RunError, RunFolder, one_line
+from experiment.resolve import ResolvedRun
+from experiment.run_folder import EvalFiles, RunError, RunFolder, one_line
 from frogtoad_env.core import ACTION_NAMES
 from supervised.classifier import MLPClassifier, evaluate, layer_names
 from supervised.config import SupervisedConfig

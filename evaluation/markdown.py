@@ -9,7 +9,7 @@ import numpy as np
 
 from cmni.circuits import PATH_KINDS
 from cmni.neurons import CheckpointCMNI, candidate_table
-from experiment.resolve import EvalFiles
+from experiment.run_folder import EvalFiles
 from frogtoad_env.core import AGENT_NAMES
 
 from .behaviour import BehaviourReport

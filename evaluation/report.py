@@ -2,7 +2,7 @@
 
 :func:`generate_report` runs the whole evaluation (behaviour, CMNI over training, the
 neurons of the model, circuits) and writes into one folder (file names in
-:class:`experiment.resolve.EvalFiles`):
+:class:`experiment.run_folder.EvalFiles`):
 
 =============================  ==============================================================
 file                           content
@@ -48,8 +48,8 @@ from cmni.interventions import KINDS, ProbeStatistics, check_units, target_sets
 from cmni.metric import CMNIResult
 from cmni.neurons import CheckpointCMNI, analyse_checkpoint, candidate_columns, candidate_table, mirror_units, partner_specific_units
 from cmni.probe_set import ProbeSet, build_probe_set
-from experiment.resolve import EvalFiles, ResolvedRun
-from experiment.run_folder import RunError, one_line
+from experiment.resolve import ResolvedRun
+from experiment.run_folder import EvalFiles, RunError, one_line
 from frogtoad_env.core import ACTION_NAMES
 
 from .behaviour import BehaviourReport, evaluate_behaviour

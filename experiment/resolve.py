@@ -1,6 +1,6 @@
-"""What ``evaluate.py`` reads and where it writes: a user's path resolved to a run and a
-model of either training method (:func:`resolve_run`), and the names of the files the
-evaluation writes (:class:`EvalFiles`). Torch-free.
+"""What ``evaluate.py`` reads: a user's path resolved to a run and a model of either
+training method (:func:`resolve_run`). The names of the files the evaluation writes are in
+:class:`experiment.run_folder.EvalFiles`. Torch-free.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from experiment.config import METHODS, SettingsJson, TrainConfig
 from experiment.run_folder import (
@@ -171,53 +170,3 @@ def _pick_model(run: RunFolder, checkpoint: str | int | None, method: str) -> Pa
         if p.is_file():
             return p
     raise RunError(f"checkpoint {text!r} is neither a {unit} number nor an existing {suffix}")
-
-
-# --------------------------------------------------------------------------- what evaluate.py writes
-
-
-@dataclass(frozen=True)
-class EvalFiles:
-    """The files ``evaluate.py`` writes into one folder (``RUN_DIR/eval`` by default).
-
-    The names are class attributes (``report.md`` links the figures by name); the
-    properties are paths in :attr:`folder`. One figure and one table per probed layer
-    are named by :meth:`neurons_png` and :meth:`candidates_csv`.
-    """
-
-    folder: Path
-
-    CMNI_CURVE_PNG: ClassVar[str] = "cmni_over_training.png"
-    CMNI_CURVE_CSV: ClassVar[str] = "cmni_over_training.csv"
-    CIRCUITS_PNG: ClassVar[str] = "circuits.png"
-    CIRCUITS_CSV: ClassVar[str] = "circuits.csv"
-    BEHAVIOUR_CSV: ClassVar[str] = "behaviour.csv"
-    METRICS_JSON: ClassVar[str] = "metrics.json"
-    REPORT_MD: ClassVar[str] = "report.md"
-    REPLAY_TXT: ClassVar[str] = "replay.txt"
-    REPLAY_GIF: ClassVar[str] = "replay.gif"
-    INTERVENTIONS_PNG: ClassVar[str] = "interventions.png"
-    INTERVENTIONS_CSV: ClassVar[str] = "interventions.csv"
-    # a supervised classifier's run adds these (and has no cmni_over_training.png: its curve is per epoch)
-    CONFUSION_CSV: ClassVar[str] = "confusion_matrix.csv"
-    CMNI_VS_LOSS_PNG: ClassVar[str] = "cmni_vs_validation_loss.png"
-    NEURON_TABLE_CSV: ClassVar[str] = "neuron_table.csv"
-
-    @staticmethod
-    def neurons_png(layer: str) -> str:
-        """``neurons_<layer>.png``: mean activation per unit and scenario of one layer."""
-        return f"neurons_{file_part(layer)}.png"
-
-    @staticmethod
-    def candidates_csv(layer: str) -> str:
-        """``candidates_<layer>.csv``: the mirror candidates of one layer."""
-        return f"candidates_{file_part(layer)}.csv"
-
-    def __truediv__(self, name: str) -> Path:
-        """``files / EvalFiles.REPORT_MD``: the path of a file in :attr:`folder`."""
-        return self.folder / name
-
-
-def file_part(layer: str) -> str:
-    """A layer name as a file-name part (``pi.0`` stays ``pi.0``; other characters become ``_``)."""
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)

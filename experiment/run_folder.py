@@ -3,8 +3,7 @@
 Every file name of a run folder and the checkpoint naming are defined here and nowhere
 else; the other modules ask this one for paths. Two neighbours read and write what is in
 it: :mod:`experiment.cmni_csv` (the ``cmni.csv`` columns, reader and writer) and
-:mod:`experiment.resolve` (a user's path resolved to a run and a model, and the names of
-what ``evaluate.py`` writes)::
+:mod:`experiment.resolve` (a user's path resolved to a run and a model)::
 
     run_dir/
         config.json                    the full TrainConfig (env knobs nested under "env")
@@ -16,7 +15,7 @@ what ``evaluate.py`` writes)::
         cmni/step_<012d>.npz           per-checkpoint CMNI statistics
         cmni/null_untrained.npz        the same statistics for the untrained network
         ablation_effect.json           the mirror-ablation effect a sweep reports (evaluation.ablation_effect)
-        eval/                          what ``evaluate.py`` writes (:class:`experiment.resolve.EvalFiles`)
+        eval/                          what ``evaluate.py`` writes (:class:`EvalFiles`)
 
 A supervised run (``train.py --method supervised``, :mod:`supervised.training`) shares
 ``config.json`` (a SupervisedConfig), ``tb/``, ``cmni.csv`` (its columns plus the
@@ -40,7 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from experiment.atomic import atomic_write_text, remove_stale_temporaries
 from experiment.config import METHODS, SettingsJson, TrainConfig, saved_method
@@ -293,3 +292,53 @@ def default_run_dir(label: str, root: Path | str = "runs", now: datetime | None 
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
+
+
+# --------------------------------------------------------------------------- what evaluate.py writes
+
+
+@dataclass(frozen=True)
+class EvalFiles:
+    """The files ``evaluate.py`` writes into one folder (``RUN_DIR/eval`` by default).
+
+    The names are class attributes (``report.md`` links the figures by name); the
+    properties are paths in :attr:`folder`. One figure and one table per probed layer
+    are named by :meth:`neurons_png` and :meth:`candidates_csv`.
+    """
+
+    folder: Path
+
+    CMNI_CURVE_PNG: ClassVar[str] = "cmni_over_training.png"
+    CMNI_CURVE_CSV: ClassVar[str] = "cmni_over_training.csv"
+    CIRCUITS_PNG: ClassVar[str] = "circuits.png"
+    CIRCUITS_CSV: ClassVar[str] = "circuits.csv"
+    BEHAVIOUR_CSV: ClassVar[str] = "behaviour.csv"
+    METRICS_JSON: ClassVar[str] = "metrics.json"
+    REPORT_MD: ClassVar[str] = "report.md"
+    REPLAY_TXT: ClassVar[str] = "replay.txt"
+    REPLAY_GIF: ClassVar[str] = "replay.gif"
+    INTERVENTIONS_PNG: ClassVar[str] = "interventions.png"
+    INTERVENTIONS_CSV: ClassVar[str] = "interventions.csv"
+    # a supervised classifier's run adds these (and has no cmni_over_training.png: its curve is per epoch)
+    CONFUSION_CSV: ClassVar[str] = "confusion_matrix.csv"
+    CMNI_VS_LOSS_PNG: ClassVar[str] = "cmni_vs_validation_loss.png"
+    NEURON_TABLE_CSV: ClassVar[str] = "neuron_table.csv"
+
+    @staticmethod
+    def neurons_png(layer: str) -> str:
+        """``neurons_<layer>.png``: mean activation per unit and scenario of one layer."""
+        return f"neurons_{file_part(layer)}.png"
+
+    @staticmethod
+    def candidates_csv(layer: str) -> str:
+        """``candidates_<layer>.csv``: the mirror candidates of one layer."""
+        return f"candidates_{file_part(layer)}.csv"
+
+    def __truediv__(self, name: str) -> Path:
+        """``files / EvalFiles.REPORT_MD``: the path of a file in :attr:`folder`."""
+        return self.folder / name
+
+
+def file_part(layer: str) -> str:
+    """A layer name as a file-name part (``pi.0`` stays ``pi.0``; other characters become ``_``)."""
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in layer)

@@ -21,8 +21,8 @@ import evaluate
 from evaluation.episodes import play_episodes
 from evaluation.partners import ObservationPolicy
 from experiment.config import TrainConfig
-from experiment.resolve import EvalFiles, ResolvedRun, resolve_run
-from experiment.run_folder import RunError
+from experiment.resolve import ResolvedRun, resolve_run
+from experiment.run_folder import EvalFiles, RunError
 from frogtoad_env.observations import paper_layout
 from supervised.config import CONFIG_CLASSES, SupervisedConfig
 from supervised.training import train_supervised

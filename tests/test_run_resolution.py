@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from experiment.config import TrainConfig
-from experiment.resolve import EvalFiles, resolve_run
-from experiment.run_folder import RunError
+from experiment.resolve import resolve_run
+from experiment.run_folder import EvalFiles, RunError
 from frogtoad_env.config import EnvConfig
 
 
