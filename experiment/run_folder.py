@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -161,11 +161,14 @@ class RunFolder:
 
     def checkpoints(self) -> list[tuple[int, Path]]:
         """``(step, path)`` of every checkpoint, oldest first."""
+        return self._numbered_checkpoints(checkpoint_step)
+
+    def _numbered_checkpoints(self, number_of: Callable[[Path], int | None]) -> list[tuple[int, Path]]:
+        """``(number, path)`` of the files in ``checkpoints/`` whose name ``number_of`` parses, in order."""
         folder = self.checkpoint_dir
         if not folder.is_dir():
             return []
-        found = [(step, p) for p in folder.iterdir() if p.is_file() and (step := checkpoint_step(p)) is not None]
-        return sorted(found)
+        return sorted((n, p) for p in folder.iterdir() if p.is_file() and (n := number_of(p)) is not None)
 
     def latest_checkpoint(self) -> tuple[int, Path] | None:
         found = self.checkpoints()
@@ -191,11 +194,7 @@ class RunFolder:
 
     def epoch_checkpoints(self) -> list[tuple[int, Path]]:
         """``(epoch, path)`` of every epoch checkpoint of a supervised run, oldest first."""
-        folder = self.checkpoint_dir
-        if not folder.is_dir():
-            return []
-        found = [(epoch, p) for p in folder.iterdir() if p.is_file() and (epoch := checkpoint_epoch(p)) is not None]
-        return sorted(found)
+        return self._numbered_checkpoints(checkpoint_epoch)
 
     def saved_models(self, method: str) -> tuple[Path, list[tuple[int, Path]], str]:
         """A ``method`` run's final model, its checkpoints ``(number, path)`` oldest first, and
