@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar, Mapping, Sequence
 
-from frogtoad_env.checks import check_int, check_known_keys, check_positive, check_unit_interval
+from frogtoad_env.checks import check_choice, check_int, check_known_keys, check_positive, check_unit_interval
 from frogtoad_env.config import EnvConfig
 
 #: how ``train.py`` trains: coupled PPO agents, or the paper's supervised classifier
@@ -113,10 +113,7 @@ def parse_json_object(text: str) -> dict[str, Any]:
 def saved_method(text: str) -> str:
     """The training method a ``config.json`` text was saved by (``"ppo"`` when it names none);
     ValueError for bad JSON or an unknown method."""
-    method = parse_json_object(text).get(METHOD_KEY, METHODS[0])
-    if method not in METHODS:
-        raise ValueError(f"{METHOD_KEY} must be one of {list(METHODS)}, got {method!r}")
-    return method
+    return check_choice(METHOD_KEY, parse_json_object(text).get(METHOD_KEY, METHODS[0]), METHODS)
 
 
 @dataclass(frozen=True)
@@ -195,15 +192,13 @@ class TrainConfig(SettingsJson):
         if not isinstance(self.probe, bool):
             raise ValueError(f"probe must be true or false, got {self.probe!r}")
         object.__setattr__(self, "net_arch", check_net_arch(self.net_arch))
-        if self.activation not in ACTIVATION_NAMES:
-            raise ValueError(f"activation must be one of {list(ACTIVATION_NAMES)}, got {self.activation!r}")
+        check_choice("activation", self.activation, ACTIVATION_NAMES)
         if not isinstance(self.env, EnvConfig):
             raise ValueError(f"env must be an EnvConfig, got {type(self.env).__name__}")
         if self.env.obs_mode != "egocentric":
             raise ValueError(f"the coupled policy needs obs_mode 'egocentric', got {self.env.obs_mode!r}")
         check_device(self.device)
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {list(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         if self.rollout_size % self.n_minibatches:
             raise ValueError(
                 f"n_minibatches {self.n_minibatches} does not divide the rollout of n_steps * 2 * n_games = "

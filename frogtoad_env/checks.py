@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 
 def check_int(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
@@ -36,6 +39,14 @@ def check_unit_interval(name: str, value: object, allow_zero: bool = True) -> fl
     if not (0.0 <= float(value) <= 1.0 and (allow_zero or float(value) > 0.0)):
         raise ValueError(f"{name} must be in {allowed}, got {value!r}")
     return float(value)
+
+
+def check_choice(name: str, value: T, choices: Iterable[object]) -> T:
+    """``value`` if it is one of ``choices``, else ValueError naming it and the choices."""
+    allowed = list(choices)
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+    return value
 
 
 def check_known_keys(mapping: Iterable[str], allowed: Sequence[str]) -> None:

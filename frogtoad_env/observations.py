@@ -45,6 +45,7 @@ import numpy as np
 from gymnasium import spaces
 from numba import njit
 
+from frogtoad_env.checks import check_choice
 from frogtoad_env.core import LEAP_DISTANCE, MAX_ENERGY, N_ACTIONS, GameState, RandomStream
 
 OBS_MODES: tuple[str, ...] = ("egocentric", "paper")
@@ -125,9 +126,7 @@ def _observation_size(mode: str, width: int) -> int:
 
 
 def check_obs_mode(mode: object) -> str:
-    if mode not in OBS_MODES:
-        raise ValueError(f"obs_mode must be one of {list(OBS_MODES)}, got {mode!r}")
-    return mode  # type: ignore[return-value]
+    return check_choice("obs_mode", mode, OBS_MODES)  # type: ignore[return-value]
 
 
 def observe(state: GameState, mode: str, veil: float = 0.0, stream: RandomStream | None = None) -> np.ndarray:

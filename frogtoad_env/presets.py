@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from frogtoad_env.checks import check_choice
 from frogtoad_env.core import RulesConfig
 
 #: The knobs a preset sets (every rules knob except ``width`` and ``dependency``).
@@ -56,6 +57,4 @@ PRESETS: dict[str, Mapping[str, float]] = {
 
 def preset(name: str) -> dict[str, float]:
     """The knob values of preset ``name`` (a fresh dict), or ValueError naming the presets."""
-    if name not in PRESETS:
-        raise ValueError(f"preset must be one of {list(PRESETS)}, got {name!r}")
-    return dict(PRESETS[name])
+    return dict(PRESETS[check_choice("preset", name, PRESETS)])

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from experiment.config import ACTIVATION_NAMES, MAX_SEED, SettingsJson, TrainConfig, check_net_arch
-from frogtoad_env.checks import check_int, check_positive, check_unit_interval
+from frogtoad_env.checks import check_choice, check_int, check_positive, check_unit_interval
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import check_obs_mode
 
@@ -85,8 +85,7 @@ class SupervisedConfig(SettingsJson):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "net_arch", check_net_arch(self.net_arch))
-        if self.activation not in ACTIVATION_NAMES:
-            raise ValueError(f"activation must be one of {list(ACTIVATION_NAMES)}, got {self.activation!r}")
+        check_choice("activation", self.activation, ACTIVATION_NAMES)
         if not check_unit_interval("dropout", self.dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if not 0.0 < check_unit_interval("val_fraction", self.val_fraction) < 1.0:
@@ -115,8 +114,7 @@ class SupervisedConfig(SettingsJson):
                 )
         else:
             object.__setattr__(self, "coupling", check_unit_interval("coupling", TrainConfig.coupling if self.coupling is None else self.coupling))
-        if self.seat not in SEATS:
-            raise ValueError(f"seat must be one of {list(SEATS)}, got {self.seat!r}")
+        check_choice("seat", self.seat, SEATS)
         if not isinstance(self.hide_own_status, bool):
             raise ValueError(f"hide_own_status must be True or False, got {self.hide_own_status!r}")
         self.env  # validates width and max_steps

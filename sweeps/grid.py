@@ -33,6 +33,7 @@ from typing import Any
 from experiment.atomic import atomic_write_text
 from experiment.config import METHOD_KEY, TrainConfig
 from experiment.run_folder import FINAL_MODEL, RunError, RunFolder, folder_lock, one_line
+from frogtoad_env.checks import check_choice
 from frogtoad_env.config import EnvConfig
 from supervised.config import CONFIG_CLASSES, SupervisedConfig
 
@@ -163,8 +164,7 @@ class Grid:
                 raise ValueError(f"factor {key!r} lists the level {repeated[0]} twice; give each level once")
         methods = self.factors.get(METHOD_KEY, (TrainConfig.METHOD,))
         for method in methods:
-            if method not in CONFIG_CLASSES:
-                raise ValueError(f"method must be one of {list(CONFIG_CLASSES)}, got {method!r}")
+            check_choice("method", method, CONFIG_CLASSES)
         for key, levels in self.factors.items():
             lacking = [m for m in methods if key not in _METHOD_KEYS[m] | {METHOD_KEY}]
             if len(lacking) == len(methods):
