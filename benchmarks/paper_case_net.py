@@ -43,6 +43,7 @@ if str(REPO) not in sys.path:
 import torch  # noqa: E402
 
 from cmni.metric import compute_cmni  # noqa: E402
+from cmni.neurons import STRONG_MIRROR_RATIO  # noqa: E402
 from experiment.run_folder import DATASET_FILE  # noqa: E402
 from frogtoad_env.core import ACTION_NAMES  # noqa: E402
 from supervised.classifier import evaluate  # noqa: E402
@@ -65,8 +66,6 @@ PAPER = {
     "cmni_epoch_170": 0.0035,
     "strong_mirror_units": "4 of 17 (21-47 x)",
 }
-#: 'both' / 'none' activation ratio from which a first-layer mirror candidate counts as strong (the paper's lowest is 21).
-STRONG_RATIO = 20.0
 
 
 def mirror_table(layer: np.ndarray, scenarios: np.ndarray) -> list[tuple[int, float, float, float]]:
@@ -141,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     nulls = np.array(result.null_untrained)
     print(f"{'untrained null':<28}{'-':>24}   {nulls.mean():.4f} ± {nulls.std(ddof=1) if nulls.size > 1 else 0:.4f} ({nulls.size} nets)")
     print(f"{'permutation null (last)':<28}{'-':>24}   {last['null_permutation_mean']:.4f} (p = {last['p_value']:.3f})")
-    strong = sum(ratio >= STRONG_RATIO for *_, ratio in mirrors)
+    strong = sum(ratio >= STRONG_MIRROR_RATIO for *_, ratio in mirrors)
     print(f"{'layer-1 units both/none>=20':<28}{PAPER['strong_mirror_units']:>24}   {strong} of {config.net_arch[0]} "
           f"({len(mirrors)} mirror candidates)")
     print(f"{'wall time (data + training)':<28}{'-':>24}   {wall:.0f} s")

@@ -123,6 +123,10 @@ def layer_units(result: CMNIResult, layer: str) -> slice:
     return result.layer_slices[layer]
 
 
+#: 'both' / 'none' mean activation from which a mirror candidate counts as strong (the paper's lowest is 21).
+STRONG_MIRROR_RATIO = 20.0
+
+
 def both_none_ratio(result: CMNIResult) -> np.ndarray:
     """``(N,)`` mean activation in "both" / mean activation in "none".
 

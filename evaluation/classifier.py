@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from cmni.metric import SCENARIO_NAMES, CMNIResult, compute_cmni
-from cmni.neurons import CheckpointCMNI, both_none_ratio, mirror_units
+from cmni.neurons import STRONG_MIRROR_RATIO, CheckpointCMNI, both_none_ratio, mirror_units
 from cmni.stats import permutation_test
 from experiment.resolve import ResolvedRun
 from experiment.run_folder import EvalFiles, RunError, RunFolder, one_line
@@ -72,10 +72,6 @@ from .report import (
 
 __all__ = ["STRONG_MIRROR_RATIO", "ClassifierActor", "ClassifierReportOutputs", "load_classifier",
            "generate_classifier_report", "neuron_table", "confusion_rows"]  # fmt: skip
-
-#: 'both' / 'none' mean activation from which a mirror candidate counts as strong (the paper's lowest is 21).
-STRONG_MIRROR_RATIO = 20.0
-
 
 def load_classifier(resolved: ResolvedRun, n_inputs: int) -> MLPClassifier:
     """The classifier of ``resolved.model_path`` (a supervised run's ``final_model.pt`` or
