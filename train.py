@@ -118,6 +118,7 @@ CONFIG_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
     ("--n-steps", "n_steps", integer, "env steps per slot per PPO rollout (rollout = n_steps x 2 x games)"),
     ("--learning-rate", "learning_rate", number, "Adam step size at the start; decays linearly to 0 at --timesteps"),
     ("--ent-coef", "ent_coef", number, "weight of the policy's entropy bonus in PPO's loss (SB3 ent_coef), >= 0"),
+    ("--reward-scale", "reward_scale", number, "PPO learns from points times this, > 0 (scores stay in points)"),
     ("--device", "device", str, "torch device: cpu, cuda, cuda:N, mps or auto"),
     ("--torch-threads", "torch_threads", integer, "torch.set_num_threads"),
 )

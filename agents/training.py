@@ -24,10 +24,11 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, configure
 from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import VecEnv
 
 from agents.checkpoints import learning_rate_schedule, load_ppo, save_ppo
 from agents.coupled import coupled_policy_kwargs
-from agents.vec_env import FrogToadVecEnv
+from agents.vec_env import FrogToadVecEnv, RewardScale
 from experiment.config import TrainConfig
 from experiment.run_folder import CHECKPOINT_DIR, RunError, RunFolder
 from frogtoad_env.behaviour import EPISODE_KEYS, episode_means
@@ -39,12 +40,14 @@ EPISODE_TAGS: dict[str, str] = {key: f"game/{key}" for key in EPISODE_KEYS}
 # --------------------------------------------------------------------------- model
 
 
-def make_env(config: TrainConfig, seed: int | None = None) -> FrogToadVecEnv:
-    """The batched self-play env: ``config.n_games`` games, ``2 * n_games`` SB3 slots."""
-    return FrogToadVecEnv(config.n_games, config.env, seed=config.seed if seed is None else seed)
+def make_env(config: TrainConfig, seed: int | None = None) -> RewardScale:
+    """The batched self-play env as PPO sees it: ``config.n_games`` games, ``2 * n_games``
+    SB3 slots, rewards times ``config.reward_scale`` (scores and logged returns in points)."""
+    games = FrogToadVecEnv(config.n_games, config.env, seed=config.seed if seed is None else seed)
+    return RewardScale(games, config.reward_scale)
 
 
-def make_model(config: TrainConfig, env: FrogToadVecEnv) -> PPO:
+def make_model(config: TrainConfig, env: VecEnv) -> PPO:
     """A fresh PPO with the coupled policy, seeded with ``config.seed`` (torch, numpy, env)."""
     return PPO(
         "MlpPolicy",
@@ -181,7 +184,7 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def open_resumed_model(run: RunFolder, config: TrainConfig, device: str) -> tuple[PPO, FrogToadVecEnv]:
+def open_resumed_model(run: RunFolder, config: TrainConfig, device: str) -> tuple[PPO, VecEnv]:
     """Load the newest loadable checkpoint of ``run`` with a fresh env.
 
     A checkpoint that cannot be loaded (truncated or corrupt: the disk filled up, a copy

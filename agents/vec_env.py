@@ -17,11 +17,11 @@ from typing import Any, Sequence
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn, VecEnvWrapper
 
 from frogtoad_env import core
 from frogtoad_env.behaviour import BehaviourCounter
-from frogtoad_env.checks import check_int
+from frogtoad_env.checks import check_int, check_positive
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import observation_space, observe
 from frogtoad_env.render import render_rgb
@@ -126,3 +126,25 @@ class FrogToadVecEnv(VecEnv):
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         return [False for _ in self._get_indices(indices)]
+
+
+class RewardScale(VecEnvWrapper):
+    """What the learner is paid: every reward of ``venv`` multiplied by ``scale`` (> 0).
+
+    Only the rewards change. The infos, and with them the episode return
+    ``info["episode"]["r"]`` and the score that SB3 and TensorBoard log, stay in the game's
+    points. PPO in SB3 normalises advantages per minibatch, so the scale leaves the
+    policy's loss as it is and shrinks the value loss by ``scale**2``; see
+    :class:`experiment.config.TrainConfig` (``reward_scale``) for why that matters here.
+    """
+
+    def __init__(self, venv: VecEnv, scale: float) -> None:
+        super().__init__(venv)
+        self.scale = check_positive("reward_scale", scale)
+
+    def reset(self) -> np.ndarray:
+        return self.venv.reset()
+
+    def step_wait(self) -> VecEnvStepReturn:
+        obs, rewards, dones, infos = self.venv.step_wait()
+        return obs, (rewards * self.scale).astype(np.float32, copy=False), dones, infos

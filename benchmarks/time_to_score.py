@@ -16,6 +16,12 @@ both alike. For each run:
   policy's (``SCRIPTED_SCORE`` points per player);
 - **time to final**: the first wall time at which it reaches ``--target-fraction`` (99 %)
   of the *old* defaults' median final score, one target for every config;
+- **time to final, greedy**: the target (``--target``, else the fraction of 470, as the
+  checkpoints are played before every old run is done), reached by the greedy policy of a
+  checkpoint (the measure of the final score below). Every config saves a checkpoint every
+  ``--checkpoint-every`` agent-steps (50,000; it keeps its own probe interval); after the
+  run, the checkpoints are played in order, untimed, until one reaches the target, and
+  its time is when that policy existed (the start of the next rollout);
 - **final score**: the trained policy plays ``--eval-games`` seeded games in both seats,
   greedy; mean points per player with a 95 % Student-t interval over the players;
 - **CMNI**: from ``cmni.csv``, the step of the largest ``excess_cmni`` (CMNI minus the
@@ -57,7 +63,7 @@ SCRIPTED_SCORE = 418.0
 #: the defaults before the speed work (issue 15), spelled out so this script keeps measuring them
 OLD_DEFAULTS: dict[str, Any] = dict(
     timesteps=5_000_000, n_games=16, n_steps=128, n_minibatches=4, n_epochs=4, learning_rate=1e-3,
-    checkpoint_every=250_000, probe_every=None,
+    checkpoint_every=250_000, probe_every=None, reward_scale=1.0,
 )  # fmt: skip
 
 
@@ -91,14 +97,24 @@ class CurveRecorder(BaseCallback):
         self.start, self.cpu_start = start, cpu_start
         self.stop_at = stop_at
         self.points: list[tuple[float, float, int, float]] = []
+        #: agent-step -> (wall s, CPU s) when the policy trained on that many steps existed
+        self.policy_times: dict[int, tuple[float, float]] = {}
+
+    def _now(self) -> tuple[float, float]:
+        return time.perf_counter() - self.start, time.process_time() - self.cpu_start
+
+    def _on_rollout_start(self) -> None:
+        self.policy_times[int(self.num_timesteps)] = self._now()
+
+    def _on_training_end(self) -> None:
+        self.policy_times.setdefault(int(self.num_timesteps), self._now())
 
     def _on_step(self) -> bool:
         return self.stop_at is None or self.num_timesteps < self.stop_at
 
     def _on_rollout_end(self) -> None:
         score = episode_means(self.model.ep_info_buffer).get("score", math.nan)
-        now = (time.perf_counter() - self.start, time.process_time() - self.cpu_start)
-        self.points.append((*now, int(self.num_timesteps), score))
+        self.points.append((*self._now(), int(self.num_timesteps), score))
 
 
 @dataclass
@@ -112,6 +128,8 @@ class RunResult:
     curve: list[tuple[float, float, int, float]]
     scores: np.ndarray
     cmni: list[dict[str, float]] = field(default_factory=list)
+    #: (wall s, CPU s, agent-step) of the first checkpoint whose greedy policy reached the target
+    greedy_first: tuple[float, float, int] = (math.nan, math.nan, -1)
 
     def first_time(self, target: float) -> tuple[float, float, int]:
         """(wall s, CPU s, agent-step) at which the training score first reaches ``target``; NaN, NaN, -1 if never."""
@@ -138,7 +156,27 @@ def run_once(config: TrainConfig, workdir: Path, name: str, stop_at: int | None,
     scores = final_score(result.model, config, args.eval_games, args.eval_seed)
     run = RunFolder(run_dir)
     rows = read_cmni_csv(run.cmni_csv).rows if run.cmni_csv.is_file() else []
-    return RunResult(config, wall, cpu, result.num_timesteps, recorder.points, scores, rows)
+    greedy = first_greedy_checkpoint(run, config, recorder.policy_times, greedy_target(args), args)
+    return RunResult(config, wall, cpu, result.num_timesteps, recorder.points, scores, rows, greedy)
+
+
+def greedy_target(args: argparse.Namespace) -> float:
+    """The score the checkpoints are played against: ``--target``, else the fraction of 470."""
+    return args.target if args.target is not None else args.target_fraction * 470.0
+
+
+def first_greedy_checkpoint(
+    run: RunFolder, config: TrainConfig, policy_times: dict[int, tuple[float, float]], target: float,
+    args: argparse.Namespace,
+) -> tuple[float, float, int]:
+    """(wall s, CPU s, agent-step) of the first checkpoint whose greedy policy scores ``target``
+    on the evaluation games (the final score's measure); NaN, NaN, -1 if none does."""
+    from agents.checkpoints import load_ppo
+
+    for step, path in run.checkpoints():
+        if step in policy_times and final_score(load_ppo(path, config), config, args.eval_games, args.eval_seed).mean() >= target:
+            return (*policy_times[step], step)
+    return math.nan, math.nan, -1
 
 
 def parse_candidate(text: str) -> tuple[str, dict[str, Any]]:
@@ -170,25 +208,29 @@ def report(name: str, runs: list[RunResult], target: float) -> dict[str, float]:
           f"epochs {config.n_epochs}, lr {config.learning_rate:g} {config.lr_schedule}, budget {config.timesteps:,}, "
           f"probe every {config.probe_interval:,} (score resolution {round_steps:,} agent-steps)")  # fmt: skip
     print(f"  {'seed':>4} {'wall s':>7} {'CPU s':>7} {'steps/s':>8} {'to scripted':>20} {'to final':>20} "
-          f"{'final score':>22} {'CMNI peak':>10} {'probes':>6} {'excess':>8}")  # fmt: skip
+          f"{'to final, greedy':>20} {'final score':>22} {'CMNI peak':>10} {'probes':>6} {'excess':>8}")  # fmt: skip
     figures: dict[str, list[float]] = {k: [] for k in (
-        "wall", "cpu", "scripted", "scripted_cpu", "final", "final_cpu", "score", "peak", "excess")}  # fmt: skip
+        "wall", "cpu", "scripted", "scripted_cpu", "final", "final_cpu", "greedy", "greedy_cpu", "score", "peak",
+        "excess")}  # fmt: skip
     for run in runs:
         t_scripted, c_scripted, s_scripted = run.first_time(SCRIPTED_SCORE)
         t_final, c_final, s_final = run.first_time(target)
+        t_greedy, c_greedy, s_greedy = run.greedy_first
         mean, low, high = mean_interval(run.scores)
         peak, probes, excess = run.cmni_peak()
         print(f"  {run.config.seed:>4} {run.wall_s:>7.1f} {run.cpu_s:>7.1f} {run.steps / run.wall_s:>8,.0f} "
               f"{t_scripted:>6.1f}/{c_scripted:>5.1f} @{s_scripted / 1e6:>4.2f}M "
-              f"{t_final:>6.1f}/{c_final:>5.1f} @{s_final / 1e6:>4.2f}M {mean:>7.1f} [{low:5.1f}, {high:5.1f}] "
+              f"{t_final:>6.1f}/{c_final:>5.1f} @{s_final / 1e6:>4.2f}M "
+              f"{t_greedy:>6.1f}/{c_greedy:>5.1f} @{s_greedy / 1e6:>4.2f}M {mean:>7.1f} [{low:5.1f}, {high:5.1f}] "
               f"{peak:>10,} {probes:>6} {excess:>8.4f}")  # fmt: skip
-        values = (run.wall_s, run.cpu_s, t_scripted, c_scripted, t_final, c_final, mean, peak, excess)
+        values = (run.wall_s, run.cpu_s, t_scripted, c_scripted, t_final, c_final, t_greedy, c_greedy, mean, peak, excess)
         for key, value in zip(figures, values):
             figures[key].append(value)
     m = {key: median(values) for key, values in figures.items()}
     mean, low, high = mean_interval(figures["score"])
     print(f"  median (wall / CPU s): run {m['wall']:.1f} / {m['cpu']:.1f}, to scripted {m['scripted']:.1f} / "
-          f"{m['scripted_cpu']:.1f}, to {target:.1f} {m['final']:.1f} / {m['final_cpu']:.1f}; final score "
+          f"{m['scripted_cpu']:.1f}, to {target:.1f} {m['final']:.1f} / {m['final_cpu']:.1f}, greedy "
+          f"{m['greedy']:.1f} / {m['greedy_cpu']:.1f}; final score "
           f"{m['score']:.1f} (mean over seeds {mean:.1f}, 95 % [{low:.1f}, {high:.1f}]); CMNI peak at step "
           f"{m['peak']:,.0f}, final excess {m['excess']:.4f}")  # fmt: skip
     return m
@@ -207,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(their times to a score need only the curve up to it; give --target then)")  # fmt: skip
     parser.add_argument("--target-fraction", type=float, default=0.99, help="of the old defaults' final score")
     parser.add_argument("--target", type=float, help="score for 'time to final' (default: from the old runs)")
+    parser.add_argument("--checkpoint-every", type=int, default=50_000,
+                        help="agent-steps between the checkpoints played for 'to final, greedy' (every config)")
     parser.add_argument("--eval-games", type=int, default=64, help="evaluation games (2 players each)")
     parser.add_argument("--eval-seed", type=int, default=10_000)
     parser.add_argument("--keep", type=Path, help="keep the run folders here (default: a temporary folder)")
@@ -222,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         configs[name] = replace(TrainConfig(), **overrides)
     if args.no_probe:
         configs = {name: replace(c, probe=False) for name, c in configs.items()}
+    configs = {name: replace(c, checkpoint_every=args.checkpoint_every, probe_every=c.probe_interval)
+               for name, c in configs.items()}  # fmt: skip
     print(f"{os.cpu_count()} CPUs, load average before: {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
           f"{args.seeds} seed(s), configs {list(configs)}, stop at {args.stop_at or 'the budget'}", flush=True)  # fmt: skip
 
@@ -236,10 +282,10 @@ def main(argv: list[str] | None = None) -> int:
                 stop_at = args.old_stop_at if name == "old" and args.old_stop_at else args.stop_at
                 run = run_once(replace(configs[name], seed=seed), workdir, name, stop_at, args)
                 results[name].append(run)
-                target = args.target or args.target_fraction * 470.0
+                target = greedy_target(args)
                 print(f"  done {name} seed {seed}: {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.steps:,} "
                       f"steps, final {run.scores.mean():.1f}; to {SCRIPTED_SCORE:.0f} / {target:.1f} (wall, CPU, "
-                      f"step): {run.first_time(SCRIPTED_SCORE)} / {run.first_time(target)}; CMNI peak step, probes "
+                      f"step): {run.first_time(SCRIPTED_SCORE)} / {run.first_time(target)}, greedy {run.greedy_first}; CMNI peak step, probes "
                       f"to it, final excess: {run.cmni_peak()}; load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
     if args.target is not None:
@@ -256,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             old = medians["old"]
             ratios = ", ".join(f"{label} {old[k] / m[k]:.2f}x / {old[k + '_cpu'] / m[k + '_cpu']:.2f}x"
-                               for label, k in (("to scripted", "scripted"), ("to final score", "final")))  # fmt: skip
+                               for label, k in (("to scripted", "scripted"), ("to final score", "final"),
+                                                ("to final score, greedy", "greedy")))  # fmt: skip
             print(f"\nratio old / {name} of the medians (wall / CPU): {ratios}, whole run "
                   f"{old['wall'] / m['wall']:.2f}x / {old['cpu'] / m['cpu']:.2f}x; final score "
                   f"{m['score'] - old['score']:+.1f} points")  # fmt: skip

@@ -61,6 +61,9 @@ class SettingsJson:
 
     #: the training method these settings are for (one of :data:`METHODS`)
     METHOD: ClassVar[str]
+    #: fields added after runs were saved -> the value those runs trained with, which a saved
+    #: ``config.json`` without the field is read as (a new config takes the class default)
+    ADDED_LATER: ClassVar[Mapping[str, Any]] = {}
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``net_arch`` as a list, ``env`` (if any) as a nested dict."""
@@ -96,7 +99,7 @@ class SettingsJson:
         method = data.pop(METHOD_KEY, cls.METHOD)
         if method != cls.METHOD:
             raise ValueError(f"these are the settings of a {method!r} run, not of a {cls.METHOD!r} one")
-        return cls.from_dict(data)
+        return cls.from_dict({**cls.ADDED_LATER, **data})
 
 
 def parse_json_object(text: str) -> dict[str, Any]:
@@ -144,6 +147,13 @@ class TrainConfig(SettingsJson):
         n_minibatches: minibatches per epoch; SB3's ``batch_size = rollout_size // n_minibatches``.
         n_epochs, gamma, gae_lambda, clip_range, ent_coef, vf_coef, max_grad_norm: PPO's
             hyperparameters, as in SB3.
+        reward_scale: PPO learns from the game's points times this (> 0); scores, logged
+            returns and every reported figure stay in points. The value and policy heads
+            share the coupled layer and one gradient-norm clip (``max_grad_norm``), and
+            SB3 normalises the advantages, so the scale changes only the value loss
+            (by ``reward_scale**2``): at 1 its returns of up to about 100 points make the
+            value gradient 40-60x the clip and the shared layer learns mostly for the value
+            head. A run saved before this field existed trained at 1 and is read so.
 
     The defaults (64 games x 64 steps = rollouts of 8,192, 4 minibatches of 2,048, lr 2e-3,
     2 M agent-steps, a checkpoint and probe every 100k) were chosen by wall time to the
@@ -178,6 +188,9 @@ class TrainConfig(SettingsJson):
     ent_coef: float = 0.01
     vf_coef: float = 0.5
     max_grad_norm: float = 0.5
+    reward_scale: float = 0.1
+
+    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"reward_scale": 1.0}
 
     def __post_init__(self) -> None:
         check_unit_interval("coupling", self.coupling)
@@ -204,7 +217,7 @@ class TrainConfig(SettingsJson):
                 f"n_minibatches {self.n_minibatches} does not divide the rollout of n_steps * 2 * n_games = "
                 f"{self.rollout_size} agent-steps"
             )
-        for name in ("learning_rate", "clip_range", "max_grad_norm"):
+        for name in ("learning_rate", "clip_range", "max_grad_norm", "reward_scale"):
             check_positive(name, getattr(self, name))
         for name in ("gamma", "gae_lambda"):
             check_unit_interval(name, getattr(self, name))

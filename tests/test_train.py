@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,8 +116,32 @@ def test_flags_reach_config() -> None:
 
 
 def test_ppo_flags_reach_config() -> None:
-    _, config, _ = train_cli.parse(["--n-steps", "64", "--learning-rate", "5e-4", "--ent-coef", "0.02"])
-    assert config is not None and (config.n_steps, config.learning_rate, config.ent_coef) == (64, 5e-4, 0.02)
+    _, config, _ = train_cli.parse(["--n-steps", "64", "--learning-rate", "5e-4", "--ent-coef", "0.02",
+                                    "--reward-scale", "0.5"])  # fmt: skip
+    assert config is not None
+    assert (config.n_steps, config.learning_rate, config.ent_coef, config.reward_scale) == (64, 5e-4, 0.02, 0.5)
+
+
+def test_a_config_saved_before_reward_scale_existed_reads_as_unscaled() -> None:
+    """Runs saved before the field trained on plain points; a new config takes the default."""
+    saved = TrainConfig(reward_scale=0.3).to_dict()
+    del saved["reward_scale"]
+    old = TrainConfig.from_json(json.dumps(saved))
+    assert old.reward_scale == 1.0
+    assert old == TrainConfig(reward_scale=1.0)
+    assert TrainConfig.from_dict(saved).reward_scale == TrainConfig().reward_scale
+
+
+def test_learner_is_paid_scaled_points(tmp_path: Path) -> None:
+    """PPO's rollout buffer holds points x reward_scale; the logged score stays in points."""
+    scale = 0.3  # unscaled whole points divided by 0.3 would not be whole
+    # episodes longer than the one rollout, so no truncated step adds SB3's bootstrapped value to a reward
+    config = replace(TINY, reward_scale=scale, timesteps=200, env=EnvConfig(max_steps=2 * TINY.n_steps))
+    result = train(config, tmp_path / "scaled", progress_bar=False)
+    buffer = result.model.rollout_buffer
+    points = buffer.rewards / scale  # hop points are whole numbers; anything else was not scaled by `scale`
+    assert points.max() >= 1
+    np.testing.assert_allclose(points, np.round(points), rtol=0, atol=1e-5)
 
 
 def test_config_json_round_trip() -> None:

@@ -12,6 +12,8 @@ Rules checked here:
   behaviour rates), and the slot starts over.
 - A seed fixes the trajectory; ``seed()`` then ``reset()`` reseeds.
 - It works under ``VecMonitor`` / ``VecCheckNan`` and trains with ``PPO.learn``.
+- ``RewardScale`` multiplies only the rewards: observations, dones, the episode return
+  ``r`` and the score in the infos stay in points.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecCheckNan, VecEnv, VecMonitor
 
 from agents.coupled import coupled_policy_kwargs
-from agents.vec_env import FrogToadVecEnv
+from agents.vec_env import FrogToadVecEnv, RewardScale
 from frogtoad_env import core
 from frogtoad_env.config import EnvConfig
 from frogtoad_env.observations import egocentric_layout, observation_space
@@ -148,6 +150,33 @@ def test_rewards_are_points_mixed_with_the_partners_by_prosocial(prosocial: floa
         points = (env.game.score - before).astype(np.float64)  # (games, 2)
         expected = (1 - prosocial) * points + prosocial * points[:, ::-1]
         np.testing.assert_allclose(rewards, expected.reshape(-1), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [0.1, 2.0])
+def test_reward_scale_multiplies_the_rewards_and_nothing_else(scale: float) -> None:
+    plain = FrogToadVecEnv(3, EnvConfig(prosocial=0.25, max_steps=30), seed=5)
+    scaled = RewardScale(FrogToadVecEnv(3, EnvConfig(prosocial=0.25, max_steps=30), seed=5), scale)
+    policy = random_policy(5)
+    obs, scaled_obs = plain.reset(), scaled.reset()
+    np.testing.assert_array_equal(obs, scaled_obs)
+    for t in range(30):
+        actions = policy(t, obs)
+        obs, rewards, dones, infos = plain.step(actions)
+        scaled_obs, scaled_rewards, scaled_dones, scaled_infos = scaled.step(actions)
+        np.testing.assert_array_equal(obs, scaled_obs)
+        np.testing.assert_array_equal(dones, scaled_dones)
+        assert scaled_rewards.dtype == np.float32
+        np.testing.assert_allclose(scaled_rewards, scale * rewards, rtol=1e-6, atol=0)
+    assert dones.all()
+    for info, scaled_info in zip(infos, scaled_infos, strict=True):  # the logged return stays in points
+        assert scaled_info["episode"]["r"] == info["episode"]["r"]
+        assert scaled_info["episode"]["score"] == info["episode"]["score"]
+
+
+@pytest.mark.parametrize("scale", [0.0, -1.0, math.inf, math.nan])
+def test_reward_scale_must_be_positive(scale: float) -> None:
+    with pytest.raises(ValueError, match="reward_scale must be a finite number > 0"):
+        RewardScale(FrogToadVecEnv(1), scale)
 
 
 # ---------------------------------------------------------------------------------------
