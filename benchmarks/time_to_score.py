@@ -27,7 +27,8 @@ both alike. For each run:
 - **CMNI**: from ``cmni.csv``, the step of the largest ``excess_cmni`` (CMNI minus the
   untrained-network null), the number of probes up to it, and the last ``excess_cmni``.
 
-Then per config the medians over seeds, and the ratios old / new of the medians.
+Then per config the medians over seeds (a run that never reached a score counts as the
+slowest for that time), and the ratios old / new of the medians.
 The training score is updated only when episodes end (every ``max_steps`` env steps,
 ``2 * n_games * max_steps`` agent-steps), so the crossing times are late by up to one
 episode of wall time; that resolution is printed with them.
@@ -196,8 +197,17 @@ def number(text: str) -> int | float:
 
 
 def median(values: list[float]) -> float:
+    """Median of the values that are not NaN."""
     finite = [v for v in values if not math.isnan(v)]
     return statistics.median(finite) if finite else math.nan
+
+
+def median_time(times: list[float]) -> float:
+    """Median time to a score, a run that never reached it (NaN) counting as slower than every
+    other: dropping it instead would credit its config with its faster runs only. NaN when the
+    median run did not reach it."""
+    middle = statistics.median([math.inf if math.isnan(t) else t for t in times])
+    return math.nan if math.isinf(middle) else middle
 
 
 def report(name: str, runs: list[RunResult], target: float) -> dict[str, float]:
@@ -227,6 +237,8 @@ def report(name: str, runs: list[RunResult], target: float) -> dict[str, float]:
         for key, value in zip(figures, values):
             figures[key].append(value)
     m = {key: median(values) for key, values in figures.items()}
+    m.update({key: median_time(figures[key]) for key in ("scripted", "scripted_cpu", "final", "final_cpu", "greedy",
+                                                         "greedy_cpu")})  # fmt: skip
     mean, low, high = mean_interval(figures["score"])
     print(f"  median (wall / CPU s): run {m['wall']:.1f} / {m['cpu']:.1f}, to scripted {m['scripted']:.1f} / "
           f"{m['scripted_cpu']:.1f}, to {target:.1f} {m['final']:.1f} / {m['final_cpu']:.1f}, greedy "
