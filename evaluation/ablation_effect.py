@@ -14,11 +14,14 @@ ablated partner that stalls more or less often.
 
 Cost: one torch import, one model load, ``2 * (1 + controls) * episodes`` games of
 ``max_steps`` steps (docs/sweeps.md has the measured seconds). Torch is imported only by
-:func:`measure_ablation`; reading the cached file is numpy-free.
+:func:`measure_ablation`; reading the cached file is numpy-free. The cache names the
+SHA-256 of the ``final_model.zip`` it measured: a run trained again since (resumed from an
+earlier checkpoint after a crash) is measured again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -30,7 +33,7 @@ from experiment.atomic import atomic_write_text
 from experiment.run_folder import RunError, RunFolder, one_line
 
 __all__ = ["ABLATION_COLUMNS", "AblationSetting", "SETTING", "measurable", "measure_ablation", "read_ablation",
-           "write_ablation", "ensure_ablation"]  # fmt: skip
+           "write_ablation", "ensure_ablation", "final_model_digest"]  # fmt: skip
 
 #: ``results.csv`` columns of the effect: (column, meaning)
 ABLATION_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -117,19 +120,30 @@ def measure_ablation(run: RunFolder, setting: AblationSetting = SETTING) -> dict
     }
 
 
-def write_ablation(run: RunFolder, values: dict[str, float], setting: AblationSetting, cpu_s: float) -> Path:
-    """Store ``values`` with the setting and the CPU seconds it took (NaN as null)."""
-    record = {"setting": asdict(setting), "cpu_s": round(cpu_s, 2),
+def final_model_digest(run: RunFolder) -> str | None:
+    """SHA-256 (hex) of the run's ``final_model.zip``; None without one."""
+    try:
+        return hashlib.sha256(run.final_model.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def write_ablation(
+    run: RunFolder, values: dict[str, float], setting: AblationSetting, cpu_s: float, model_digest: str | None
+) -> Path:
+    """Store ``values`` with the setting, the digest of the model they were measured on
+    (:func:`final_model_digest`) and the CPU seconds it took (NaN as null)."""
+    record = {"setting": asdict(setting), "final_model_sha256": model_digest, "cpu_s": round(cpu_s, 2),
               "values": {k: (v if math.isfinite(v) else None) for k, v in values.items()}}  # fmt: skip
     return atomic_write_text(run.ablation_effect_path, json.dumps(record, indent=2) + "\n", fsync=False)
 
 
 def read_ablation(run: RunFolder, setting: AblationSetting = SETTING) -> dict[str, float] | None:
     """The cached effect (:data:`ABLATION_COLUMNS` -> value, NaN for null), or None when the
-    file is missing, unreadable or from another setting."""
+    file is missing, unreadable, from another setting or of another ``final_model.zip``."""
     try:
         record: Any = json.loads(run.ablation_effect_path.read_text(encoding="utf-8"))
-        if record["setting"] != asdict(setting):
+        if record["setting"] != asdict(setting) or record["final_model_sha256"] != final_model_digest(run):
             return None
         stored = record["values"]
         return {c: math.nan if stored[c] is None else float(stored[c]) for c, _ in ABLATION_COLUMNS}
@@ -147,11 +161,12 @@ def ensure_ablation(run: RunFolder, setting: AblationSetting = SETTING) -> dict[
     if cached is not None:
         return cached
     start = time.process_time()
+    digest = final_model_digest(run)
     try:
         values = measure_ablation(run, setting)
     except RunError:
         raise
     except Exception as error:  # a broken model or probe set: the run loses its column only
         raise RunError(f"{run.path.name}: cannot measure the ablation effect: {one_line(error)}") from None
-    write_ablation(run, values, setting, time.process_time() - start)
+    write_ablation(run, values, setting, time.process_time() - start, digest)
     return values

@@ -156,8 +156,8 @@ class TrainConfig(SettingsJson):
             head. A run saved before this field existed trained at 1 and is read so.
 
     The defaults (64 games x 64 steps = rollouts of 8,192, 4 minibatches of 2,048, lr 2e-3,
-    2 M agent-steps, a checkpoint and probe every 100k) were chosen by wall time to the
-    final score; docs/training.md gives the measurements (``benchmarks/time_to_score.py``).
+    rewards scaled by 0.1, 2 M agent-steps, a checkpoint and probe every 100k) were chosen by
+    wall time to the final score; docs/training.md gives the measurements (``benchmarks/time_to_score.py``).
     """
 
     METHOD: ClassVar[str] = "ppo"

@@ -7,7 +7,7 @@ player's ``info["episode"]`` itself, see docs/libraries.md):
   games, never once per game and never twice;
 - ``game/score`` at a rollout's end is the mean, over the episodes SB3 keeps (its last 100), of
   each player's own points in its episode, here summed by hand from the per-step rewards
-  (``prosocial`` 0, so a reward is the player's points);
+  PPO is paid (``prosocial`` 0, so a reward is the player's points times ``reward_scale``);
 - ``game/help_rate_partner_distressed`` is the mean over those episodes of (helps while the
   partner was distressed) / (steps the partner was distressed), counted by hand from the
   observation each player acted on and its action.
@@ -63,7 +63,7 @@ class HandCount(BaseCallback):
         seen = np.asarray(self.model._last_obs)  # what each slot acted on (SB3 updates it after this hook)
         actions = np.asarray(self.locals["actions"]).reshape(-1)
         partner_distressed = seen[:, PARTNER_DISTRESS][:, 0] == 1.0
-        self.points += np.asarray(self.locals["rewards"])
+        self.points += np.asarray(self.locals["rewards"]) / CONFIG.reward_scale
         self.distressed_steps += partner_distressed
         self.helps_when_distressed += partner_distressed & (actions == core.HELP)
         for slot in np.flatnonzero(self.locals["dones"]):

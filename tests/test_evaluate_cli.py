@@ -42,6 +42,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         n_steps=128,
         net_arch=(16, 8),
         learning_rate=1e-3,  # the pinned numbers below were recorded at this (the former default) rate
+        reward_scale=1.0,  # and with unscaled rewards (the former default)
         checkpoint_every=2048,
         probe_per_scenario=40,
         probe_permutations=20,

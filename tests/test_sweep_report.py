@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 
 import sweep as sweep_cli
-from evaluation.ablation_effect import SETTING, write_ablation
+from evaluation.ablation_effect import SETTING, final_model_digest, write_ablation
 from experiment.cmni_csv import cmni_csv_columns, cmni_csv_row, write_cmni_csv
 from experiment.run_folder import RunFolder
 from frogtoad_env.complexity import scripted_action_counts
@@ -99,7 +99,7 @@ def sweep_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             values = {"ablation_units": 7.0, "ablation_help_intact": 0.04, "ablation_d_help": d_help,
                       "ablation_d_help_random": -0.001, "ablation_help_percentile": percentile,
                       "ablation_d_score": -5.0}  # fmt: skip
-            write_ablation(run, values, SETTING, cpu_s=1.0)
+            write_ablation(run, values, SETTING, cpu_s=1.0, model_digest=final_model_digest(run))
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(folder.run("coupling=1_seed=0").tb_dir))
