@@ -3,6 +3,8 @@ and the training library behind ``python train.py``.
 
 - :mod:`agents.coupled`: :class:`~agents.coupled.CoupledExtractor` and
   :func:`~agents.coupled.coupled_policy_kwargs` (the self/other coupling knob).
+- :mod:`agents.policy`: :class:`~agents.policy.CategoricalActorCriticPolicy`, SB3's
+  actor-critic policy with the categorical distribution written out (same numbers, faster).
 - :mod:`agents.vec_env`: :class:`~agents.vec_env.FrogToadVecEnv`, ``n_games`` games as
   ``2 * n_games`` SB3 env slots.
 - :mod:`agents.checkpoints`: :func:`~agents.checkpoints.load_ppo` and
@@ -16,4 +18,4 @@ one of them does not pull in the others.
 
 from __future__ import annotations
 
-__all__ = ["checkpoints", "coupled", "training", "vec_env"]
+__all__ = ["checkpoints", "coupled", "policy", "training", "vec_env"]

@@ -108,7 +108,8 @@ def observation_space_shape(width: int) -> tuple[int, ...]:
 def coupled_policy_kwargs(
     coupling: float = 0.5, net_arch: tuple[int, ...] | list[int] = (64, 64), activation: str = "tanh", width: int = 32
 ) -> dict[str, Any]:
-    """``policy_kwargs`` for ``PPO("MlpPolicy", env, policy_kwargs=...)``.
+    """``policy_kwargs`` for ``PPO("MlpPolicy", env, policy_kwargs=...)`` (``train.py`` passes
+    them to :class:`agents.policy.CategoricalActorCriticPolicy`, which computes the same).
 
     ``net_arch[0]`` is the coupled layer's width; the rest are the hidden layers of the
     policy and value MLPs that follow it (each their own copy).

@@ -23,11 +23,13 @@ from torch.utils.tensorboard import SummaryWriter
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ProgressBarCallback
 from stable_baselines3.common.logger import Logger, TensorBoardOutputFormat, configure
+from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv
 
 from agents.checkpoints import learning_rate_schedule, load_ppo, save_ppo
 from agents.coupled import coupled_policy_kwargs
+from agents.policy import CategoricalActorCriticPolicy
 from agents.vec_env import FrogToadVecEnv, RewardScale
 from experiment.config import TrainConfig
 from experiment.run_folder import CHECKPOINT_DIR, RunError, RunFolder
@@ -35,6 +37,10 @@ from frogtoad_env.behaviour import EPISODE_KEYS, episode_means
 
 #: ``info["episode"]`` key -> TensorBoard tag, logged by :class:`EpisodeStatsCallback`
 EPISODE_TAGS: dict[str, str] = {key: f"game/{key}" for key in EPISODE_KEYS}
+
+#: the policy class of every PPO that :func:`make_model` builds; SB3's own ``ActorCriticPolicy``
+#: trains to the same weights, only slower (agents/policy.py)
+POLICY_CLASS: type[ActorCriticPolicy] = CategoricalActorCriticPolicy
 
 
 # --------------------------------------------------------------------------- model
@@ -50,7 +56,7 @@ def make_env(config: TrainConfig, seed: int | None = None) -> RewardScale:
 def make_model(config: TrainConfig, env: VecEnv) -> PPO:
     """A fresh PPO with the coupled policy, seeded with ``config.seed`` (torch, numpy, env)."""
     return PPO(
-        "MlpPolicy",
+        POLICY_CLASS,
         env,
         learning_rate=learning_rate_schedule(config),
         n_steps=config.n_steps,
