@@ -1,13 +1,16 @@
 """Training throughput with SB3's ``ActorCriticPolicy`` against ``agents.policy``'s, side by side.
 
-    python benchmarks/policy_speed.py                       # 3 alternating pairs of 163,840 agent-steps
-    python benchmarks/policy_speed.py --repeats 5 --timesteps 81920
+    python benchmarks/policy_speed.py                     # 491,520 agent-steps per class and geometry
+    python benchmarks/policy_speed.py --timesteps 163840
 
 Both classes compute the same numbers (``tests/test_policy.py`` trains one run with each to
 the same weights, bit for bit), so the only difference is time. For each geometry (today's
 defaults, and the old 16 games x 128 steps with minibatches of 1,024) it trains a fresh PPO
-of one seed with each class in turn, after one warm-up rollout, no probe, one torch thread,
-and prints the agent-steps per second of every run, the medians and their ratio. Then it
+of seed 0 with each class, both alive at once, after one warm-up rollout each (no probe, one
+torch thread), and alternates between them one rollout at a time, so the machine's drift in
+speed (it is large here, from one minute to the next) hits both alike. It prints each
+class's agent-steps per second over all its rollouts, their ratio, and the median of the
+per-pair ratios. Then it
 times one acting call (``policy(obs)`` on the observations of one env step, no gradient)
 and one ``evaluate_actions`` on a minibatch, alternating, medians of 300 calls.
 """
@@ -18,11 +21,11 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 from unittest import mock
 
+import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -45,12 +48,18 @@ def model_for(config: TrainConfig, policy_class: type[ActorCriticPolicy]):  # no
         return make_model(config, make_env(config))
 
 
-def steps_per_second(config: TrainConfig, policy_class: type[ActorCriticPolicy], timesteps: int) -> float:
-    model = model_for(config, policy_class)
-    model.learn(config.rollout_size)  # warm-up: torch's first calls
-    start = time.perf_counter()
-    model.learn(timesteps, reset_num_timesteps=False)
-    return timesteps / (time.perf_counter() - start)
+def seconds_per_rollout(config: TrainConfig, timesteps: int) -> dict[str, list[float]]:
+    """Class name -> wall seconds of each of its rollouts (collection and update), alternating."""
+    models = {name: model_for(config, policy_class) for name, policy_class in CLASSES.items()}
+    for model in models.values():
+        model.learn(config.rollout_size)  # warm-up: torch's first calls
+    seconds: dict[str, list[float]] = {name: [] for name in CLASSES}
+    for _ in range(max(timesteps // config.rollout_size, 1)):
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.learn(config.rollout_size, reset_num_timesteps=False)
+            seconds[name].append(time.perf_counter() - start)
+    return seconds
 
 
 def alternating_medians(calls: dict[str, Callable[[], object]], repeats: int = 300) -> dict[str, float]:
@@ -66,26 +75,23 @@ def alternating_medians(calls: dict[str, Callable[[], object]], repeats: int = 3
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=163_840, help="agent-steps timed per run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per class and geometry (seeds 0, 1, ...)")
+    parser.add_argument("--timesteps", type=int, default=491_520, help="agent-steps timed per class and geometry")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     for label, geometry in GEOMETRIES.items():
-        rates: dict[str, list[float]] = {name: [] for name in CLASSES}
-        for seed in range(args.repeats):
-            for name, policy_class in CLASSES.items():
-                rates[name].append(steps_per_second(replace(geometry, seed=seed), policy_class, args.timesteps))
-        medians = {name: statistics.median(r) for name, r in rates.items()}
-        print(f"{label}: agent-steps/s, {args.timesteps:,} steps per run")
-        for name, r in rates.items():
-            print(f"  {name:<5} {', '.join(f'{x:,.0f}' for x in r)}  (median {medians[name]:,.0f})")
-        print(f"  ours / SB3: {medians['ours'] / medians['SB3']:.2f}x")
+        seconds = seconds_per_rollout(geometry, args.timesteps)
+        rates = {name: geometry.rollout_size * len(t) / sum(t) for name, t in seconds.items()}
+        pair_ratios = [sb3 / ours for sb3, ours in zip(seconds["SB3"], seconds["ours"])]
+        print(f"{label}: {len(pair_ratios)} alternating rollouts of {geometry.rollout_size:,} agent-steps per class")
+        print("  agent-steps/s: " + ", ".join(f"{name} {rate:,.0f}" for name, rate in rates.items())
+              + f"; ours / SB3 {rates['ours'] / rates['SB3']:.2f}x (median of the pairs {statistics.median(pair_ratios):.2f}x, "
+              f"quartiles {np.percentile(pair_ratios, 25):.2f}-{np.percentile(pair_ratios, 75):.2f})")  # fmt: skip
 
     config = TrainConfig(probe=False)
     models = {name: model_for(config, policy_class) for name, policy_class in CLASSES.items()}
     step_obs = torch.rand(2 * config.n_games, models["SB3"].observation_space.shape[0])
     batch_obs = torch.rand(config.batch_size, step_obs.shape[1])
-    actions = torch.randint(0, 5, (config.batch_size,))
+    actions = torch.randint(0, models["SB3"].action_space.n, (config.batch_size,))
 
     def act(policy: ActorCriticPolicy) -> Callable[[], object]:
         def call() -> object:
