@@ -9,7 +9,8 @@ overhead in percent. Target: <= 5 %.
 
 The env is the batched ``agents.vec_env.FrogToadVecEnv`` when it exists, else a
 ``DummyVecEnv`` of ``FrogToad-v0``; the policy is the coupled network
-(``agents.coupled.coupled_policy_kwargs``) when it exists, else SB3's ``MlpPolicy``.
+(``agents.coupled.coupled_policy_kwargs``) when it exists, else SB3's ``MlpPolicy``, in
+``train.py``'s policy class (``agents.training.POLICY_CLASS``) when it exists.
 Runs alternate (plain, probed, plain, probed, ...) so that load from other processes
 hits both alike; the minimum over ``--repeats`` is reported.
 
@@ -64,6 +65,15 @@ def policy_kwargs(config: EnvConfig) -> tuple[dict[str, Any], str]:
     return coupled_policy_kwargs(coupling=0.5, width=config.width), "coupled 64 + MLP 64, tanh"
 
 
+def policy_class() -> Any:
+    """``train.py``'s policy class, else SB3's ``"MlpPolicy"``."""
+    try:
+        from agents.training import POLICY_CLASS
+    except ImportError:
+        return "MlpPolicy"
+    return POLICY_CLASS
+
+
 class TimedCMNICallback(CMNICallback):
     """CMNICallback that adds up the wall and CPU time spent inside its hooks."""
 
@@ -92,7 +102,7 @@ def train_once(
     env, _ = make_env(config, args.n_games, args.seed)
     kwargs, _ = policy_kwargs(config)
     model = PPO(
-        "MlpPolicy", env, n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, seed=args.seed,
+        policy_class(), env, n_steps=args.n_steps, batch_size=args.batch_size, n_epochs=args.n_epochs, seed=args.seed,
         device="cpu", policy_kwargs=kwargs, tensorboard_log=str(workdir / f"tb_{run}_{int(probed)}"), verbose=0,
     )  # fmt: skip
     callback = None
