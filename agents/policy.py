@@ -26,9 +26,10 @@ from typing import Any
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.policies import ActorCriticPolicy
+from torch import Tensor
 
 
-def normalized_logits(logits: torch.Tensor) -> torch.Tensor:
+def normalized_logits(logits: Tensor) -> Tensor:
     """(batch, n_actions) logits -> log-probabilities, as ``Categorical(logits=...)`` stores them."""
     return logits - logits.logsumexp(dim=-1, keepdim=True)
 
@@ -44,7 +45,7 @@ class CategoricalActorCriticPolicy(ActorCriticPolicy):
             raise ValueError(f"CategoricalActorCriticPolicy needs a Discrete action space, got {action_space}")
         super().__init__(observation_space, action_space, *args, **kwargs)
 
-    def _latents(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _latents(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """(batch, obs_dim) -> the policy's and the value function's latent codes."""
         features = self.extract_features(obs)
         if self.share_features_extractor:
@@ -52,7 +53,7 @@ class CategoricalActorCriticPolicy(ActorCriticPolicy):
         pi_features, vf_features = features
         return self.mlp_extractor.forward_actor(pi_features), self.mlp_extractor.forward_critic(vf_features)
 
-    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, obs: Tensor, deterministic: bool = False) -> tuple[Tensor, Tensor, Tensor]:
         """Actions (batch,), values (batch, 1) and the actions' log-probabilities (batch,)."""
         latent_pi, latent_vf = self._latents(obs)
         values = self.value_net(latent_vf)
@@ -61,7 +62,7 @@ class CategoricalActorCriticPolicy(ActorCriticPolicy):
         actions = probs.argmax(dim=1) if deterministic else torch.multinomial(probs, 1, True).squeeze(1)
         return actions, values, log_probs.gather(1, actions.unsqueeze(1)).squeeze(1)
 
-    def evaluate_actions(self, obs: torch.Tensor, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def evaluate_actions(self, obs: Tensor, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Values (batch, 1), log-probabilities (batch,) and entropies (batch,) of ``actions`` (batch,)."""
         latent_pi, latent_vf = self._latents(obs)
         # the order of SB3's evaluate_actions: the same autograd graph, so the same float sums

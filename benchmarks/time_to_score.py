@@ -5,7 +5,9 @@
         --candidate big:n_games=128,n_steps=32,learning_rate=2e-3,timesteps=2000000   # screening
 
 Each run is a full :func:`agents.training.train` call (run folder, checkpoints, TensorBoard,
-the CMNI probe with its untrained null) timed from before the call. Runs alternate between
+the CMNI probe with its untrained null) timed from before the call. The old defaults train
+with SB3's ``ActorCriticPolicy``, the class they ran with; every other config with
+``train.py``'s, which computes the same numbers faster (``benchmarks/policy_speed.py``). Runs alternate between
 the configs inside every seed (old, new, old, new...), so load from other processes hits
 both alike. For each run:
 
@@ -297,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.keep or Path(tmp)
         warm_up = replace(TrainConfig(), timesteps=1, checkpoint_every=1)  # numba compile, torch's first calls
         train(warm_up, workdir / "warm_up", progress_bar=False)
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            names = list(configs) if (seed - args.first_seed) % 2 == 0 else list(reversed(configs))  # alternate the order too
+        for index, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
+            names = list(configs) if index % 2 == 0 else list(reversed(configs))  # alternate the order too
             for name in names:
                 stop_at = args.old_stop_at if name == "old" and args.old_stop_at else args.stop_at
                 run = run_once(replace(configs[name], seed=seed), workdir, name, stop_at, args)
