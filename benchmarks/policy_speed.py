@@ -11,7 +11,7 @@ torch thread), and alternates between them one rollout at a time, so the machine
 speed (it is large here, from one minute to the next) hits both alike. It prints each
 class's agent-steps per second over all its rollouts, their ratio, and the median of the
 per-pair ratios. Then it
-times one acting call (``policy(obs)`` on the observations of one env step, no gradient)
+times one acting call (``policy(obs)`` on 128 random observations, one env step's worth, no gradient)
 and one ``evaluate_actions`` on a minibatch, alternating, medians of 300 calls.
 """
 
@@ -21,12 +21,13 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 from unittest import mock
 
 import numpy as np
 import torch
+from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
@@ -45,7 +46,7 @@ GEOMETRIES: dict[str, TrainConfig] = {
 }
 
 
-def model_for(config: TrainConfig, policy_class: type[ActorCriticPolicy]):  # noqa: ANN201 -- an SB3 PPO
+def model_for(config: TrainConfig, policy_class: type[ActorCriticPolicy]) -> PPO:
     with mock.patch.object(agents.training, "POLICY_CLASS", policy_class):
         return make_model(config, make_env(config))
 
