@@ -10,9 +10,9 @@ of seed 0 with each class, both alive at once, after one warm-up rollout each (n
 torch thread), and alternates between them one rollout at a time, so the machine's drift in
 speed (it is large here, from one minute to the next) hits both alike. It prints each
 class's agent-steps per second over all its rollouts, their ratio, and the median of the
-per-pair ratios. Then it
-times one acting call (``policy(obs)`` on 128 random observations, one env step's worth, no gradient)
-and one ``evaluate_actions`` on a minibatch, alternating, medians of 300 calls.
+per-pair ratios. Then it times one acting call (``policy(obs)`` on 128 random
+observations, one env step's worth, no gradient) and one ``evaluate_actions`` on a
+minibatch, alternating, medians of 300 calls.
 """
 
 from __future__ import annotations
