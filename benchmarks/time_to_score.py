@@ -7,9 +7,9 @@
 Each run is a full :func:`agents.training.train` call (run folder, checkpoints, TensorBoard,
 the CMNI probe with its untrained null) timed from before the call. The old defaults train
 with SB3's ``ActorCriticPolicy``, the class they ran with; every other config with
-``train.py``'s, which computes the same numbers faster (``benchmarks/policy_speed.py``). Runs alternate between
-the configs inside every seed (old, new, old, new...), so load from other processes hits
-both alike. For each run:
+``train.py``'s, which computes the same numbers faster (``benchmarks/policy_speed.py``).
+Runs alternate between the configs inside every seed (old, new, old, new...), so load from
+other processes hits both alike. For each run:
 
 - the training curve: after every rollout, the wall time, the agent-step and the mean
   score per player of the last training episodes (SB3's ``ep_info_buffer``, the value
@@ -185,7 +185,9 @@ def first_greedy_checkpoint(
     from agents.checkpoints import load_ppo
 
     for step, path in run.checkpoints():
-        if step in policy_times and final_score(load_ppo(path, config), config, args.eval_games, args.eval_seed).mean() >= target:
+        if step not in policy_times:
+            continue
+        if final_score(load_ppo(path, config), config, args.eval_games, args.eval_seed).mean() >= target:
             return (*policy_times[step], step)
     return math.nan, math.nan, -1
 
@@ -243,12 +245,12 @@ def report(name: str, runs: list[RunResult], target: float) -> dict[str, float]:
               f"{t_final:>6.1f}/{c_final:>5.1f} @{s_final / 1e6:>4.2f}M "
               f"{t_greedy:>6.1f}/{c_greedy:>5.1f} @{s_greedy / 1e6:>4.2f}M {mean:>7.1f} [{low:5.1f}, {high:5.1f}] "
               f"{peak:>10,} {probes:>6} {excess:>8.4f}")  # fmt: skip
-        values = (run.wall_s, run.cpu_s, t_scripted, c_scripted, t_final, c_final, t_greedy, c_greedy, mean, peak, excess)
+        values = (run.wall_s, run.cpu_s, t_scripted, c_scripted, t_final, c_final, t_greedy, c_greedy, mean, peak,
+                  excess)
         for key, value in zip(figures, values):
             figures[key].append(value)
-    m = {key: median(values) for key, values in figures.items()}
-    m.update({key: median_time(figures[key]) for key in ("scripted", "scripted_cpu", "final", "final_cpu", "greedy",
-                                                         "greedy_cpu")})  # fmt: skip
+    times = {"scripted", "scripted_cpu", "final", "final_cpu", "greedy", "greedy_cpu"}  # a run may never get there
+    m = {key: (median_time if key in times else median)(values) for key, values in figures.items()}
     mean, low, high = mean_interval(figures["score"])
     print(f"  median (wall / CPU s): run {m['wall']:.1f} / {m['cpu']:.1f}, to scripted {m['scripted']:.1f} / "
           f"{m['scripted_cpu']:.1f}, to {target:.1f} {m['final']:.1f} / {m['final_cpu']:.1f}, greedy "
@@ -299,17 +301,18 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.keep or Path(tmp)
         warm_up = replace(TrainConfig(), timesteps=1, checkpoint_every=1)  # numba compile, torch's first calls
         train(warm_up, workdir / "warm_up", progress_bar=False)
+        running_target = greedy_target(args)  # the old runs' median is not known yet
         for index, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
             names = list(configs) if index % 2 == 0 else list(reversed(configs))  # alternate the order too
             for name in names:
                 stop_at = args.old_stop_at if name == "old" and args.old_stop_at else args.stop_at
                 run = run_once(replace(configs[name], seed=seed), workdir, name, stop_at, args)
                 results[name].append(run)
-                target = greedy_target(args)
                 print(f"  done {name} seed {seed}: {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, {run.steps:,} "
-                      f"steps, final {run.scores.mean():.1f}; to {SCRIPTED_SCORE:.0f} / {target:.1f} (wall, CPU, "
-                      f"step): {run.first_time(SCRIPTED_SCORE)} / {run.first_time(target)}, greedy {run.greedy_first}; CMNI peak step, probes "
-                      f"to it, final excess: {run.cmni_peak()}; load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+                      f"steps, final {run.scores.mean():.1f}; to {SCRIPTED_SCORE:.0f} / {running_target:.1f} "
+                      f"(wall, CPU, step): {run.first_time(SCRIPTED_SCORE)} / {run.first_time(running_target)}, "
+                      f"greedy {run.greedy_first}; CMNI peak step, probes to it, final excess: {run.cmni_peak()}; "
+                      f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
 
     if args.target is not None:
         target = args.target
