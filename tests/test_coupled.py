@@ -196,7 +196,7 @@ def test_pre_activation_equals_the_hand_computation_with_explicit_matrices(c: fl
     expected = x_world @ w_world.T + b + x_self @ w_self.T + x_other @ w_other.T
     np.testing.assert_array_equal(pre(ext, obs).numpy(), expected)
     with torch.no_grad():
-        # the activation follows (torch's and numpy's tanh may differ in the last bit)
+        # the activation follows (tanh as 2 sigmoid(2x) - 1, agents/fast_tanh.py: equal to the last bits)
         np.testing.assert_allclose(ext(torch.from_numpy(obs)).numpy(), np.tanh(expected), rtol=1e-15, atol=1e-15)
 
     # one unit input at field k of the other block reads column k of c W_self + (1 - c) W_free
@@ -209,6 +209,9 @@ def test_pre_activation_equals_the_hand_computation_with_explicit_matrices(c: fl
 def test_layer_reads_the_blocks_named_by_the_env_layout() -> None:
     ext = make_extractor(coupling=0.5)
     assert (ext.world_slice, ext.self_slice, ext.other_slice) == (LAYOUT["world"], LAYOUT["self"], LAYOUT["other"])
+    # the three blocks tile the observation in this order (pre_activation's one matrix product relies on it)
+    assert (LAYOUT["world"].start, LAYOUT["world"].stop, LAYOUT["self"].stop, LAYOUT["other"].stop) == (
+        0, LAYOUT["self"].start, LAYOUT["other"].start, OBS_DIM)
     assert ext.world.in_features == 2 * WIDTH
     assert ext.self_weights.in_features == ext.free_weights.in_features == BLOCK
     assert ext.self_weights.bias is None and ext.free_weights.bias is None  # one bias, in the world term
