@@ -5,9 +5,10 @@
         --candidate big:n_games=128,n_steps=32,learning_rate=2e-3,timesteps=2000000   # screening
 
 Each run is a full :func:`agents.training.train` call (run folder, checkpoints, TensorBoard,
-the CMNI probe with its untrained null) timed from before the call. The old defaults train
-with SB3's ``ActorCriticPolicy``, the class they ran with; every other config with
-``train.py``'s, which computes the same numbers faster (``benchmarks/policy_speed.py``).
+the CMNI probe with its untrained null) timed from before the call. The old defaults run
+with the code they ran with (``benchmarks/old_code.py``: SB3's policy class, ``nn.Tanh``,
+SB3's Adam, the three-product coupled layer), from training to the last greedy game; every
+other config with today's (``benchmarks/code_speed.py`` times the difference).
 Runs alternate between the configs inside every seed (old, new, old, new...), so load from
 other processes hits both alike. For each run:
 
@@ -39,6 +40,7 @@ episode of wall time; that resolution is printed with them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -48,21 +50,19 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 from scipy import stats
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.policies import ActorCriticPolicy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
 
-import agents.training  # noqa: E402
 from agents.training import train  # noqa: E402
 from experiment.config import TrainConfig  # noqa: E402
 from experiment.cmni_csv import read_cmni_csv  # noqa: E402
 from experiment.run_folder import RunFolder  # noqa: E402
 from frogtoad_env.behaviour import episode_means  # noqa: E402
+from old_code import old_code  # noqa: E402
 
 #: points per player per 500-step episode of the scripted policy (benchmarks/scripted_score.py)
 SCRIPTED_SCORE = 418.0
@@ -71,9 +71,6 @@ OLD_DEFAULTS: dict[str, Any] = dict(
     timesteps=5_000_000, n_games=16, n_steps=128, n_minibatches=4, n_epochs=4, learning_rate=1e-3,
     checkpoint_every=250_000, probe_every=None, reward_scale=1.0,
 )  # fmt: skip
-#: the policy class the old defaults trained with: SB3's own. ``agents.policy``'s, used since,
-#: computes the same numbers in less time, so the old runs keep SB3's to time the code as it was.
-OLD_POLICY_CLASS: type[ActorCriticPolicy] = ActorCriticPolicy
 
 
 def final_score(model: Any, config: TrainConfig, n_games: int, seed: int) -> np.ndarray:
@@ -160,14 +157,13 @@ def run_once(config: TrainConfig, workdir: Path, name: str, stop_at: int | None,
     run_dir = workdir / f"{name}_s{config.seed}"
     start, cpu_start = time.perf_counter(), time.process_time()
     recorder = CurveRecorder(start, cpu_start, stop_at)
-    policy_class = OLD_POLICY_CLASS if name == "old" else agents.training.POLICY_CLASS
-    with mock.patch.object(agents.training, "POLICY_CLASS", policy_class):
+    with old_code() if name == "old" else contextlib.nullcontext():
         result = train(config, run_dir, progress_bar=False, callbacks=[recorder])
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    scores = final_score(result.model, config, args.eval_games, args.eval_seed)
-    run = RunFolder(run_dir)
-    rows = read_cmni_csv(run.cmni_csv).rows if run.cmni_csv.is_file() else []
-    greedy = first_greedy_checkpoint(run, config, recorder.policy_times, greedy_target(args), args)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        scores = final_score(result.model, config, args.eval_games, args.eval_seed)
+        run = RunFolder(run_dir)
+        rows = read_cmni_csv(run.cmni_csv).rows if run.cmni_csv.is_file() else []
+        greedy = first_greedy_checkpoint(run, config, recorder.policy_times, greedy_target(args), args)
     return RunResult(config, wall, cpu, result.num_timesteps, recorder.points, scores, rows, greedy)
 
 
