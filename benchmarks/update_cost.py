@@ -8,7 +8,8 @@ in SB3's ``PPO.collect_rollouts`` and ``PPO.train``, and inside them in the env'
 ``step_wait`` and the policy's ``forward`` (the per-step action choice). Then it times the
 pieces of one minibatch update of the default size on random data (median of 50): the
 forward pass of ``evaluate_actions``, forward and backward, and the whole step with the
-gradient clip and Adam; and, for scale, one ``tanh`` and one 64 × 64 linear layer on a
+gradient clip and Adam; and, for scale, one ``torch.tanh``, one
+:class:`agents.fast_tanh.FastTanh` (the policy's tanh) and one 64 × 64 linear layer on a
 minibatch of 64-unit activations. A cProfile run inflates the many small Python calls;
 these figures do not.
 """
@@ -28,6 +29,7 @@ from stable_baselines3 import PPO
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
 
+from agents.fast_tanh import FastTanh  # noqa: E402
 from agents.training import make_env, make_model  # noqa: E402
 from experiment.config import TrainConfig  # noqa: E402
 
@@ -107,14 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         torch.nn.utils.clip_grad_norm_(policy.parameters(), config.max_grad_norm)
         policy.optimizer.step()
 
-    hidden = torch.randn(rows, config.net_arch[0])
-    tanh, linear = torch.nn.Tanh(), torch.nn.Linear(config.net_arch[0], config.net_arch[0])
+    units = config.net_arch[0]
+    hidden = torch.randn(rows, units)
+    fast_tanh, linear = FastTanh(), torch.nn.Linear(units, units)
     print(f"one minibatch of {rows:,} (median of 50, ms):")
-    print(f"  evaluate_actions forward  {milliseconds(forward):6.2f}")
-    print(f"  forward + backward        {milliseconds(forward_backward):6.2f}")
-    print(f"  whole step (clip, Adam)   {milliseconds(update):6.2f}")
-    print(f"  one tanh ({rows} x {config.net_arch[0]})       {milliseconds(lambda: tanh(hidden)):6.2f}")
-    print(f"  one linear {config.net_arch[0]} x {config.net_arch[0]}       {milliseconds(lambda: linear(hidden)):6.2f}")
+    pieces = {
+        "evaluate_actions forward": forward,
+        "forward + backward": forward_backward,
+        "whole step (clip, Adam)": update,
+        f"one torch.tanh ({rows} x {units})": lambda: torch.tanh(hidden),
+        f"one FastTanh ({rows} x {units})": lambda: fast_tanh(hidden),
+        f"one linear {units} x {units}": lambda: linear(hidden),
+    }
+    for label, piece in pieces.items():
+        print(f"  {label:<28} {milliseconds(piece):6.2f}")
     return 0
 
 
