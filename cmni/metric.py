@@ -1,6 +1,6 @@
 """The Checkpoint Mirror Neuron Index (CMNI): the reference definition.
 
-numpy, and scipy.stats for the moments; no torch import.
+numpy only; no torch import.
 
 For one checkpoint, a fixed probe set of ``n_states`` states is labelled with a
 scenario code per state (see :data:`SCENARIO_NAMES`) and every probed neuron's
@@ -31,7 +31,6 @@ re-exported API.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -335,32 +334,39 @@ def _scenario_moments(matrix: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray
         matrix: ``(n_states, N)`` activations; codes: ``(n_states,)`` scenario codes.
 
     Returns:
-        ``(variance, skewness, kurtosis)``, each ``(4, N)``: ``numpy.var`` and
-        ``scipy.stats.skew`` / ``scipy.stats.kurtosis`` with ``bias=True`` (moments
-        divided by the count, not count - 1), so skewness = m3 / m2**1.5 and kurtosis =
-        m4 / m2**2 - 3. Where a neuron is constant within a scenario (max == min) all
-        three are exactly 0.0; where it is constant up to rounding (scipy returns NaN:
-        the moments are lost to cancellation) skewness and kurtosis are 0.0. Rows of
+        ``(variance, skewness, kurtosis)``, each ``(4, N)``: the central moments
+        ``m_k = mean((x - mean(x))**k)`` divided by the count, not count - 1, so variance =
+        m2 (``numpy.var``), skewness = m3 / m2**1.5 and kurtosis = m4 / m2**2 - 3, as
+        ``scipy.stats.skew`` / ``scipy.stats.kurtosis`` with ``bias=True`` compute them
+        (``tests/test_cmni_metric.py`` checks them against scipy). Where a neuron is
+        constant within a scenario (max == min) all three are exactly 0.0; where it is
+        constant up to rounding (m2 <= (eps * mean)**2, scipy's test for moments lost to
+        cancellation, where scipy returns NaN) skewness and kurtosis are 0.0. Rows of
         absent scenarios are NaN.
-    """
-    # imported here, not at the top: scipy.stats takes longer to import than the rest of
-    # cmni together, and ``import cmni`` is meant to stay cheap
-    from scipy import stats
 
+    Written in numpy rather than calling scipy: scipy's per-call checks took 28 of the
+    104 ms of a training probe, and importing ``scipy.stats`` 1.3 s at a run's first probe
+    (``benchmarks/probe_overhead.py``).
+    """
     n_neurons = matrix.shape[1]
     variance, skewness, kurtosis = (np.full((N_SCENARIOS, n_neurons), np.nan) for _ in range(3))
     for code in range(N_SCENARIOS):
         rows = matrix[codes == code]
         if rows.shape[0] == 0:
             continue
+        mean = rows.mean(axis=0)
+        deviations = rows - mean
+        squared = deviations * deviations
+        m2 = squared.mean(axis=0)
+        m3 = (squared * deviations).mean(axis=0)
+        m4 = (squared * squared).mean(axis=0)
         constant = rows.max(axis=0) == rows.min(axis=0)
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # scipy's precision-loss warning
-            skew = stats.skew(rows, axis=0, bias=True)
-            kurt = stats.kurtosis(rows, axis=0, fisher=True, bias=True)
-        variance[code] = np.where(constant, 0.0, rows.var(axis=0))
-        skewness[code] = np.where(constant | np.isnan(skew), 0.0, skew)
-        kurtosis[code] = np.where(constant | np.isnan(kurt), 0.0, kurt)
+        lost = constant | (m2 <= (np.finfo(m2.dtype).eps * mean) ** 2)
+        with np.errstate(all="ignore"):
+            skew, kurt = m3 / m2**1.5, m4 / m2**2 - 3.0
+        variance[code] = np.where(constant, 0.0, m2)
+        skewness[code] = np.where(lost, 0.0, skew)
+        kurtosis[code] = np.where(lost, 0.0, kurt)
     return variance, skewness, kurtosis
 
 

@@ -245,6 +245,20 @@ def test_moments_against_hand_formulas() -> None:
     assert result.kurtosis[2, 0] == 0.0
 
 
+def test_moments_equal_scipy_stats_on_random_activations() -> None:
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    acts = np.concatenate([rng.normal(size=(500, 3)), rng.exponential(size=(500, 3)), np.tanh(rng.normal(3, 2, (500, 3)))], axis=1)
+    scenarios = rng.integers(0, 4, size=500)
+    result = compute_cmni(acts, scenarios)
+    for code in range(4):
+        rows = acts[scenarios == code]
+        np.testing.assert_allclose(result.variance[code], np.var(rows, axis=0), rtol=1e-12)
+        np.testing.assert_allclose(result.skewness[code], stats.skew(rows, axis=0, bias=True), rtol=1e-10)
+        np.testing.assert_allclose(result.kurtosis[code], stats.kurtosis(rows, axis=0, fisher=True, bias=True), rtol=1e-10)
+
+
 def test_constant_non_representable_values_give_exact_zero_moments() -> None:
     # 0.1 is not exactly representable: rounding must not yield huge skewness
     acts = np.full((9, 2), 0.1)
