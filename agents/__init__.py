@@ -5,6 +5,8 @@ and the training library behind ``python train.py``.
   :func:`~agents.coupled.coupled_policy_kwargs` (the self/other coupling knob).
 - :mod:`agents.policy`: :class:`~agents.policy.CategoricalActorCriticPolicy`, SB3's
   actor-critic policy with the categorical distribution written out (same numbers, faster).
+- :mod:`agents.fast_tanh`: :class:`~agents.fast_tanh.FastTanh`, the network's tanh computed
+  as ``2 * sigmoid(2x) - 1`` (within float32 rounding, faster on a CPU).
 - :mod:`agents.vec_env`: :class:`~agents.vec_env.FrogToadVecEnv`, ``n_games`` games as
   ``2 * n_games`` SB3 env slots.
 - :mod:`agents.checkpoints`: :func:`~agents.checkpoints.load_ppo` and
@@ -18,4 +20,4 @@ one of them does not pull in the others.
 
 from __future__ import annotations
 
-__all__ = ["checkpoints", "coupled", "policy", "training", "vec_env"]
+__all__ = ["checkpoints", "coupled", "fast_tanh", "policy", "training", "vec_env"]

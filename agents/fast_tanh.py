@@ -3,7 +3,7 @@
 torch's CPU ``tanh`` kernel costs about 4 ns per element on the project's machine, three
 times its ``sigmoid``, and the policy applies it three times to every PPO minibatch of
 2,048 x 64 (the coupled layer, the policy's and the value function's hidden layers).
-:class:`FastTanh` computes ``tanh(x) = 2 * sigmoid(2x) - 1`` instead: 2.4x faster on that
+:class:`FastTanh` computes ``tanh(x) = 2 * sigmoid(2x) - 1`` instead: 2.3x faster on that
 minibatch (``benchmarks/update_cost.py``). In float32 it is within 1.8e-7 of the exact
 tanh (torch's own is within 3e-8); it is exactly 0 at 0 and stays in [-1, 1]. The backward
 pass is torch's own tanh gradient, ``grad * (1 - y**2)`` on the saved output, as for

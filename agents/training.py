@@ -45,10 +45,11 @@ POLICY_CLASS: type[ActorCriticPolicy] = CategoricalActorCriticPolicy
 
 def adam_kwargs(device: str) -> dict[str, Any]:
     """The policy's Adam: SB3's for PPO (``eps`` 1e-5), fused into one kernel per step on
-    ``cpu`` and ``cuda`` (and ``auto``, which is one of them). The fused step is 1.09x the
-    update here (``benchmarks/code_speed.py``); its arithmetic differs from the per-parameter
-    loop's in the last bit. ``mps`` keeps the loop: torch 2.4, the oldest supported, has no
-    fused kernel there."""
+    ``cpu`` and ``cuda`` (and ``auto``, which is one of them), as ``supervised/training.py``
+    fuses its own. The fused step computes the same update in fewer operations (about 5 %
+    of a default rollout, ``benchmarks/code_speed.py``); its sums round differently from the
+    per-parameter loop's, in the last bit. Other devices keep the loop: which of them have a
+    fused kernel depends on the torch version."""
     fused = device.partition(":")[0] in ("cpu", "cuda", "auto")
     return {"eps": 1e-5, "fused": True} if fused else {"eps": 1e-5}
 

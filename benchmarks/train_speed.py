@@ -19,7 +19,8 @@ What is compared (identical where it can be):
   games) with the coupled policy ``net_arch=(64, 64)`` (coupled layer of 64 units, then
   a 64-unit layer for the policy and for the value function), tanh;
 - CartPole-v1: SB3 ``make_vec_env("CartPole-v1", n_envs=slots)`` (a ``DummyVecEnv``)
-  with ``MlpPolicy`` ``net_arch=[64, 64]`` and the same activation (tanh).
+  with ``MlpPolicy`` ``net_arch=[64, 64]`` and the same activation (the project's tanh,
+  ``agents.fast_tanh.FastTanh``).
 
 The figure is agent-steps per second of ``model.learn`` (rollouts and updates), one
 fresh model per measurement, after a warm-up run of each setup (numba compilation,
@@ -47,7 +48,7 @@ from stable_baselines3.common.vec_env import VecEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere in the checkout
 
-from agents.coupled import coupled_policy_kwargs  # noqa: E402
+from agents.coupled import activation_class, coupled_policy_kwargs  # noqa: E402
 from agents.vec_env import FrogToadVecEnv  # noqa: E402
 from experiment.config import TrainConfig  # noqa: E402
 from frogtoad_env.config import EnvConfig  # noqa: E402
@@ -76,7 +77,7 @@ def frogtoad_policy() -> dict:
 
 
 def cartpole_policy() -> dict:
-    return {"net_arch": [64, 64], "activation_fn": torch.nn.Tanh}
+    return {"net_arch": [64, 64], "activation_fn": activation_class("tanh")}
 
 
 def build(setup: Setup, args: argparse.Namespace, seed: int) -> PPO:
