@@ -9,7 +9,10 @@ TensorBoard, as ``train.py`` does. It prints both wall times and the overhead in
 Target: <= 5 %.
 
 Runs alternate (plain, probed, probed, plain, ...) so that load from other processes
-hits both alike; medians over ``--repeats`` are reported.
+hits both alike; medians over ``--repeats`` are reported. Each run has a fresh process, as
+a ``train.py`` run does, after an untimed warm-up in it (torch's first calls, the probe
+set): runs that followed each other in one process drifted apart by more than the probe
+costs (docs/training.md, "Probe overhead at the defaults, today").
 
 Example::
 
@@ -19,9 +22,11 @@ Example::
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from statistics import median
@@ -53,6 +58,22 @@ class TimedCMNICallback(CMNICallback):
         self.inside_s += time.perf_counter() - start
         self.inside_cpu_s += time.process_time() - cpu
         return row
+
+
+def train_in_fresh_process(
+    config: TrainConfig, probed: bool, workdir: Path, run: int, threads: int
+) -> tuple[float, float, float, float, int]:
+    """:func:`train_once` in a new Python process, after an untimed 20k-step warm-up there."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(warm_up_and_train, config, probed, workdir, run, threads).result()
+
+
+def warm_up_and_train(
+    config: TrainConfig, probed: bool, workdir: Path, run: int, threads: int
+) -> tuple[float, float, float, float, int]:
+    torch.set_num_threads(threads)
+    train_once(replace(config, timesteps=20_000), True, workdir / f"warm_up_{run}_{int(probed)}", run)
+    return train_once(config, probed, workdir, run)
 
 
 def train_once(config: TrainConfig, probed: bool, workdir: Path, run: int) -> tuple[float, float, float, float, int]:
@@ -98,12 +119,10 @@ def main(argv: list[str] | None = None) -> None:
     inside: list[tuple[float, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        warm_up = replace(config, timesteps=20_000)
-        train_once(warm_up, True, workdir, -1)  # numba compile, torch first calls, probe set
         for run in range(args.repeats):
             order = (False, True) if run % 2 == 0 else (True, False)  # alternate to cancel drift
             for with_probe in order:
-                wall, cpu, in_wall, in_cpu, probes = train_once(config, with_probe, workdir, run)
+                wall, cpu, in_wall, in_cpu, probes = train_in_fresh_process(config, with_probe, workdir, run, args.threads)
                 (probed if with_probe else plain).append((wall, cpu))
                 if with_probe:
                     inside.append((in_wall, in_cpu))
