@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=defaults.torch_threads, help="torch intra-op threads")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
     config = replace(defaults, timesteps=args.timesteps, probe_every=args.probe_every, seed=args.seed)
     print(
         f"train.py's defaults: {config.timesteps} agent-steps, {config.n_games} games x {config.n_steps} steps, "

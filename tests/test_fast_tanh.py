@@ -63,6 +63,9 @@ def test_it_is_an_nn_tanh_and_the_policy_uses_it_in_every_layer() -> None:
 def test_ppo_keeps_sb3s_adam_epsilon_and_fuses_the_step_where_torch_can(device: str, fused: bool) -> None:
     assert adam_kwargs(device)["eps"] == 1e-5
     assert adam_kwargs(device).get("fused", False) is fused
+
+
+def test_the_ppo_model_gets_that_adam() -> None:
     config = TrainConfig(n_games=2, n_steps=8, probe=False)
     optimizer = make_model(config, make_env(config)).policy.optimizer
     assert isinstance(optimizer, torch.optim.Adam)
